@@ -1,0 +1,1 @@
+"""The application: scenario loading, run / compare / replay, metrics, plots, CLI."""

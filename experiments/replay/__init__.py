@@ -1,0 +1,1 @@
+"""Offline replay bench on real logs (leave-one-out, full ranking)."""

@@ -1,0 +1,79 @@
+"""The batched Policy contract.
+
+A policy serves the feed and the search page for many users at once. It sees only
+requests, a read-only catalogue view, the search index and the logged implicit
+feedback passed to :meth:`Policy.update` after each episode (strictly past data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SearchIndex, SuggestBatch
+
+__all__ = ["Policy", "PolicyContext"]
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy is given once, when it is bound to a world.
+
+    Attributes:
+        catalog: Read-only view of the items' observable attributes.
+        search: The world's search engine.
+        n_users: Number of users (user ids are ``0 .. n_users - 1``).
+        slate_size: Items per feed slate.
+        n_suggestions: Maximum suggested queries per request.
+        rng: The policy's own random stream.
+    """
+
+    catalog: CatalogView
+    search: SearchIndex
+    n_users: int
+    slate_size: int
+    n_suggestions: int
+    rng: np.random.Generator
+
+
+class Policy:
+    """Base class of every policy. Subclasses override what they need.
+
+    The defaults are the neutral behaviours: search results keep the engine's
+    order, no queries are suggested, and ``update`` learns nothing.
+    """
+
+    #: Registry name, set by :func:`policies.registry.register_policy`.
+    name: str = "policy"
+
+    def bind(self, context: PolicyContext) -> None:
+        """Attach the policy to a world before the first request."""
+        self.context = context
+
+    def on_catalog_change(self, catalog: CatalogView) -> None:
+        """Called when items arrive or become unavailable (between batches)."""
+        self.context = PolicyContext(
+            catalog=catalog,
+            search=self.context.search,
+            n_users=self.context.n_users,
+            slate_size=self.context.slate_size,
+            n_suggestions=self.context.n_suggestions,
+            rng=self.context.rng,
+        )
+
+    def recommend(self, batch: FeedBatch) -> FeedResponse:
+        """Return one slate of ``batch.slate_size`` distinct items per request."""
+        raise NotImplementedError
+
+    def rank_search(self, batch: SearchBatch) -> np.ndarray:
+        """Return a re-ordering of ``batch.candidates`` (shape ``(n, k)``, same padding)."""
+        return batch.candidates
+
+    def suggest_queries(self, batch: SuggestBatch) -> list[list[str]]:
+        """Return up to ``batch.n_suggestions`` query strings per request."""
+        return [[] for _ in range(len(batch))]
+
+    def update(self, events: pd.DataFrame) -> None:
+        """Learn from one finished episode's log slice (columns of ``sim.events.EVENT_SCHEMA``)."""
