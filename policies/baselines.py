@@ -15,9 +15,7 @@ from sim.types import FeedBatch, FeedResponse, SuggestBatch
 __all__ = ["PopularityPolicy", "RandomPolicy", "sample_distinct"]
 
 
-def sample_distinct(
-    rng: np.random.Generator, pool: np.ndarray, n_rows: int, k: int
-) -> np.ndarray:
+def sample_distinct(rng: np.random.Generator, pool: np.ndarray, n_rows: int, k: int) -> np.ndarray:
     """Draw ``n_rows`` rows of ``k`` distinct elements of ``pool``, uniformly.
 
     Draws with replacement and redraws only the rows that contain a duplicate, so the

@@ -1,0 +1,90 @@
+"""``epsilon-greedy``: an exploration wrapper around any registered policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from policies.base import Policy, PolicyContext
+from policies.registry import make_policy, register_policy
+from sim.events import Provenance
+from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SuggestBatch
+
+__all__ = ["EpsilonGreedyPolicy"]
+
+
+@register_policy("epsilon-greedy")
+class EpsilonGreedyPolicy(Policy):
+    """Replaces each slate position, with probability ``epsilon``, by a random item.
+
+    The random items are available, distinct from each other and from the base
+    slate's kept items; they are declared with ``Provenance.EXPLORATION``. Search,
+    suggestions and updates are the base policy's.
+
+    Args:
+        base: Registry name of the wrapped policy.
+        epsilon: Per-position exploration probability in ``[0, 1]``.
+        base_params: Keyword parameters of the base policy.
+    """
+
+    def __init__(
+        self,
+        base: str = "popularity",
+        epsilon: float = 0.1,
+        base_params: dict[str, Any] | None = None,
+    ) -> None:
+        if not 0.0 <= epsilon <= 1.0:
+            raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+        if base == "epsilon-greedy":
+            raise ValueError("epsilon-greedy cannot wrap itself")
+        self.epsilon = float(epsilon)
+        self.base = make_policy(base, **(base_params or {}))
+
+    def bind(self, context: PolicyContext) -> None:  # noqa: D102
+        super().bind(context)
+        base_rng, self._rng = context.rng.spawn(2)
+        self.base.bind(
+            PolicyContext(
+                catalog=context.catalog,
+                search=context.search,
+                n_users=context.n_users,
+                slate_size=context.slate_size,
+                n_suggestions=context.n_suggestions,
+                rng=base_rng,
+            )
+        )
+
+    def on_catalog_change(self, catalog: CatalogView) -> None:  # noqa: D102
+        super().on_catalog_change(catalog)
+        self.base.on_catalog_change(catalog)
+
+    def recommend(self, batch: FeedBatch) -> FeedResponse:  # noqa: D102
+        response = self.base.recommend(batch)
+        slates = np.array(response.slates, dtype=np.int64, copy=True)
+        origin = (
+            np.full(slates.shape, int(Provenance.UNKNOWN), dtype=np.int8)
+            if response.origin is None
+            else np.array(response.origin, dtype=np.int8, copy=True)
+        )
+        explore = self._rng.random(slates.shape) < self.epsilon
+        if not explore.any():
+            return FeedResponse(slates=slates, origin=origin)
+        pool = np.flatnonzero(self.context.catalog.available)
+        for row in np.flatnonzero(explore.any(axis=1)):
+            cols = np.flatnonzero(explore[row])
+            kept = slates[row, ~explore[row]]
+            allowed = np.setdiff1d(pool, kept, assume_unique=True)
+            slates[row, cols] = self._rng.choice(allowed, size=cols.shape[0], replace=False)
+            origin[row, cols] = int(Provenance.EXPLORATION)
+        return FeedResponse(slates=slates, origin=origin)
+
+    def rank_search(self, batch: SearchBatch) -> np.ndarray:  # noqa: D102
+        return self.base.rank_search(batch)
+
+    def suggest_queries(self, batch: SuggestBatch) -> list[list[str]]:  # noqa: D102
+        return self.base.suggest_queries(batch)
+
+    def update(self, events: pd.DataFrame) -> None:  # noqa: D102
+        self.base.update(events)
