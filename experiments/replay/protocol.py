@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["ReplayDataset", "Recommender", "TrainData"]
+__all__ = ["Recommender", "ReplayDataset", "TrainData"]
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,81 @@
+"""Throughput of the simulated world with the ``popularity`` policy.
+
+Prints simulated sessions/s, slates served/s, logged events/s and peak memory (max
+RSS) for each population size, each size in its own process so max RSS is its own.
+
+    python -m experiments.bench.throughput                 # 10,000 and 100,000 users, 7 days
+    python -m experiments.bench.throughput --users 10000 --days 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+
+
+def run_one(n_users: int, days: int, seed: int) -> dict:
+    import policies.baselines  # noqa: F401
+    from policies.registry import make_policy
+    from sim.config import WorldConfig
+    from sim.world import build_world
+
+    config = WorldConfig.model_validate({"users": {"n_users": n_users}})
+    t0 = time.perf_counter()
+    world = build_world(config, seed, make_policy("popularity"))
+    build_s = time.perf_counter() - t0
+    sessions = slates = events = 0
+    sim_s = update_s = 0.0
+    for episode in range(days):
+        t = time.perf_counter()
+        result = world.run_episode(episode)
+        sim_s += time.perf_counter() - t
+        sessions += result.n_sessions
+        slates += result.n_slates
+        events += result.n_events
+        t = time.perf_counter()
+        world.policy.update(result.events.to_pandas())
+        update_s += time.perf_counter() - t
+        del result
+    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {
+        "users": n_users, "days": days, "build_s": build_s, "simulate_s": sim_s,
+        "policy_update_s": update_s, "sessions": sessions, "slates": slates, "events": events,
+        "sessions_per_s": sessions / sim_s, "slates_per_s": slates / sim_s,
+        "events_per_s": events / sim_s, "peak_rss_mb": maxrss_mb,
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, nargs="*", default=[10_000, 100_000])
+    parser.add_argument("--days", type=int, default=7, help="one-day episodes to simulate")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(run_one(args.users[0], args.days, args.seed)))
+        return
+    header = (
+        f"{'users':>8} {'days':>4} {'sim s':>8} {'sessions/s':>11} {'slates/s':>10} "
+        f"{'events/s':>11} {'peak RSS MB':>12} {'MB/1k users':>12}"
+    )
+    print(header)
+    for n in args.users:
+        cmd = [sys.executable, "-m", "experiments.bench.throughput", "--child",
+               "--users", str(n), "--days", str(args.days), "--seed", str(args.seed)]  # fmt: skip
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        r = json.loads(out.strip().splitlines()[-1])
+        print(
+            f"{r['users']:>8} {r['days']:>4} {r['simulate_s']:>8.1f} {r['sessions_per_s']:>11.0f} "
+            f"{r['slates_per_s']:>10.0f} {r['events_per_s']:>11.0f} {r['peak_rss_mb']:>12.0f} "
+            f"{r['peak_rss_mb'] / r['users'] * 1000:>12.1f}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

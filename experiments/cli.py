@@ -1,0 +1,209 @@
+"""The ``onefeed`` command line: ``run``, ``check``, ``schema``, ``plot`` and extensions.
+
+Subcommands are imported lazily, so ``onefeed --help`` stays fast. Another module adds
+its command either directly (``main.add_command(cmd)``) or, better, lazily with one line
+in :data:`LAZY_COMMANDS` (``name: ("module:attribute", "short help")``) or by calling
+:func:`add_lazy_command`.
+
+Errors a user can cause (:class:`experiments.errors.UserError`) are printed as their
+message, without a traceback, and exit with code 2; Ctrl-C exits with 130.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from experiments.errors import UserError
+
+__all__ = ["LAZY_COMMANDS", "add_lazy_command", "main"]
+
+#: Commands defined in other modules: name → ("module:attribute", short help).
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {}
+
+EXIT_INTERRUPTED = 130
+
+
+class LazyGroup(click.Group):
+    """A click group with lazily imported commands and user-error handling.
+
+    Lazy commands' modules are imported on first use; :class:`UserError` and Ctrl-C
+    become a message and an exit code.
+    """
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None or cmd_name not in LAZY_COMMANDS:
+            return command
+        target, _ = LAZY_COMMANDS[cmd_name]
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        self.add_command(command, cmd_name)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """List commands with their short help, without importing lazy ones."""
+        rows = []
+        for name in self.list_commands(ctx):
+            if name in self.commands:
+                command = self.commands[name]
+                if command.hidden:
+                    continue
+                rows.append((name, command.get_short_help_str(formatter.width)))
+            else:
+                rows.append((name, LAZY_COMMANDS[name][1]))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except UserError as exc:
+            for line in str(exc).splitlines() or [type(exc).__name__]:
+                click.echo(line, err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def add_lazy_command(name: str, target: str, short_help: str) -> None:
+    """Register a subcommand defined as ``target`` (``"module:attribute"``), imported on use."""
+    LAZY_COMMANDS[name] = (target, short_help)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="onefeed-sim", message="%(prog)s %(version)s")
+def main() -> None:
+    """OneFeed-Sim: closed-loop feed + search simulator and replay bench."""
+
+
+@main.command()
+@click.argument("scenario")
+@click.option("--seed", type=int, default=None, help="Root seed (overrides the scenario's).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Run directory (must not exist or be empty). "
+    "Default: runs/<scenario-id>-<policy>-seed<N>-<timestamp>.",
+)
+@click.option("--policy", default=None, help="Policy name (overrides the scenario's).")
+@click.option(
+    "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
+)
+def run(
+    scenario: str, seed: int | None, out: Path | None, policy: str | None, progress: bool | None
+) -> None:
+    """Simulate SCENARIO (a YAML path, or a name in scenarios/) and write a run directory."""
+    from experiments.config import load_scenario, resolve_scenario_path, with_overrides
+    from experiments.run import run_scenario
+    from experiments.rundir import command_line, default_run_dir
+
+    loaded = with_overrides(load_scenario(scenario), seed=seed, policy=policy)
+    out_dir = out or default_run_dir(loaded.id, loaded.policy.name, loaded.seed)
+    try:
+        result = run_scenario(
+            loaded,
+            out_dir,
+            scenario_file=str(resolve_scenario_path(scenario)),
+            command=command_line(),
+            show_progress=progress,
+        )
+    except KeyboardInterrupt:
+        click.echo(
+            f"interrupted: finished episodes are kept in {out_dir} (manifest status: incomplete)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERRUPTED)
+    except UserError:
+        raise
+    except Exception:
+        if (out_dir / "manifest.json").is_file():
+            click.echo(f"run failed; finished episodes are kept in {out_dir}", err=True)
+        raise
+    last = result.metrics[result.metrics["episode"] == result.metrics["episode"].max()]
+    click.echo(
+        f"run complete: {result.run_dir} ({loaded.episodes} episodes, {result.wall_s:.1f} s)"
+    )
+    for name, value in zip(last["metric"], last["value"], strict=True):
+        click.echo(f"  {name:<24} {value:.4g}")
+
+
+@main.command()
+@click.argument("scenarios", nargs=-1, required=True)
+def check(scenarios: tuple[str, ...]) -> None:
+    """Validate SCENARIOS (paths or names) without running anything."""
+    from experiments.config import load_scenario, resolve_scenario_path
+
+    failed: list[str] = []
+    for ref in scenarios:
+        try:
+            scenario = load_scenario(ref)
+        except UserError as exc:
+            failed.append(str(exc))
+            continue
+        click.echo(
+            f"ok: {resolve_scenario_path(ref)}: {scenario.id}, {scenario.episodes} episodes, "
+            f"policy {scenario.policy.name}, seed {scenario.seed}"
+        )
+    if failed:
+        raise UserError("\n".join(failed))
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the schema to this file (default: standard output).",
+)
+def schema(out: Path | None) -> None:
+    """Print the JSON Schema of scenario files."""
+    import json
+
+    from experiments.atomic import atomic_write_text
+    from experiments.config import scenario_json_schema
+
+    text = json.dumps(scenario_json_schema(), indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_text(out, text)
+        click.echo(f"wrote {out}", err=True)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+def plot(run_dir: Path) -> None:
+    """(Re)draw RUN_DIR/plots/*.png from the run's metrics.parquet."""
+    from experiments.plots import plot_run
+
+    paths = plot_run(run_dir)
+    click.echo(f"wrote {len(paths)} plots to {run_dir / 'plots'}")
+
+
+@main.command(name="list")
+def list_registered() -> None:
+    """List the registered policies, metrics and bundled scenarios."""
+    from experiments.config import available_scenarios
+    from experiments.metrics import available_metrics, metric_doc
+    from policies import available_policies
+
+    click.echo("policies:  " + ", ".join(available_policies()))
+    click.echo("scenarios: " + ", ".join(available_scenarios()))
+    click.echo("metrics:")
+    for name in available_metrics():
+        click.echo(f"  {name:<24} {metric_doc(name)}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

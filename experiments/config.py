@@ -1,0 +1,384 @@
+"""Scenario files: the validated, frozen model of one experiment, and how to load it.
+
+A scenario YAML names an experiment (``id``, versioned as ``name-vN``), the root seed,
+the number of episodes, the policy (a registered name, or ``{name, params}``), the world
+(:class:`sim.config.WorldConfig`) and output options. Loading resolves every registry
+name and rejects any problem before anything runs: a YAML syntax error as
+``file:line:col: message``, and each unknown key, wrong type or out-of-range value as one
+line ``file:line: dotted.key.path: reason``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from experiments.errors import ScenarioError, UserError
+from experiments.metrics import available_metrics
+from experiments.yaml_marks import KeyPath, MarkedYaml, format_path, load_marked_yaml
+from policies import available_policies, make_policy
+from sim.config import WorldConfig
+
+__all__ = [
+    "SCENARIOS_DIR",
+    "OutputOptions",
+    "PolicySpec",
+    "Scenario",
+    "available_scenarios",
+    "load_scenario",
+    "resolve_scenario_path",
+    "scenario_from_data",
+    "scenario_json_schema",
+    "with_overrides",
+]
+
+#: The project's scenario folder; bare names given to the CLI are looked up here.
+SCENARIOS_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_]*(?:-[a-z0-9_]+)*-v[1-9][0-9]*$")
+
+_FROZEN = ConfigDict(frozen=True, extra="forbid")
+
+
+class PolicySpec(BaseModel):
+    """Which policy serves the feed and search pages, and its constructor parameters."""
+
+    model_config = _FROZEN
+
+    name: str = Field(description="Registered policy name, e.g. `popularity` or `random`.")
+    params: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword arguments of the policy's constructor, as documented by the policy.",
+    )
+
+    @model_validator(mode="after")
+    def _check_registered(self) -> PolicySpec:
+        known = available_policies()
+        if self.name not in known:
+            raise ValueError(f"unknown policy {self.name!r}; known policies: {', '.join(known)}")
+        try:
+            make_policy(self.name, **self.params)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"invalid params for policy {self.name!r}: {exc}") from None
+        return self
+
+
+def _policy_from_name(value: Any) -> Any:
+    return {"name": value} if isinstance(value, str) else value
+
+
+class OutputOptions(BaseModel):
+    """What a run writes besides the manifest, the event log and the metrics table."""
+
+    model_config = _FROZEN
+
+    plots: bool = Field(default=True, description="Draw `plots/*.png` at the end of the run.")
+    truth_snapshots: bool = Field(
+        default=True,
+        description="Save the simulator's ground-truth user state per episode as "
+        "`truth/episode-NNNN.npz`, plus `truth/initial.npz`; needed by drift metrics.",
+    )
+    metrics: list[str] | None = Field(
+        default=None,
+        description="Metric names to compute after each episode; null means every "
+        "registered metric.",
+    )
+
+    @field_validator("metrics")
+    @classmethod
+    def _check_metrics(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        known = available_metrics()
+        unknown = [name for name in value if name not in known]
+        if unknown:
+            raise ValueError(f"unknown metric {unknown[0]!r}; known metrics: {', '.join(known)}")
+        return value
+
+
+class Scenario(BaseModel):
+    """One experiment: a world, a policy, a seed and a number of episodes."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", title="OneFeed-Sim scenario")
+
+    id: str = Field(
+        description="Versioned scenario id `name-vN`, lower-case, e.g. `quickstart-v1`; "
+        "bump N when the semantics change."
+    )
+    description: str = Field(default="", description="What the scenario is for.")
+    seed: int = Field(default=0, ge=0, description="Root seed of the run; `--seed` overrides it.")
+    episodes: int = Field(ge=1, description="Number of episodes to simulate.")
+    policy: Annotated[
+        PolicySpec,
+        BeforeValidator(_policy_from_name, json_schema_input_type=str | PolicySpec),
+    ] = Field(description="A policy name, or a mapping `{name, params}`.")
+    world: WorldConfig = Field(
+        default_factory=WorldConfig,
+        description="The simulated world: catalogue, users, behaviour, serving.",
+    )
+    output: OutputOptions = Field(default_factory=OutputOptions, description="What the run writes.")
+
+    @field_validator("id")
+    @classmethod
+    def _check_id(cls, value: str) -> str:
+        if not ID_PATTERN.match(value):
+            raise ValueError(
+                f"must be a versioned id like 'quickstart-v1' (lower-case name, "
+                f"then '-v' and a version number) (got {value!r})"
+            )
+        return value
+
+    @property
+    def policy_name(self) -> str:
+        """Registered name of the scenario's policy."""
+        return self.policy.name
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _show(value: Any) -> str:
+    """Render an offending input value the way it would look in YAML."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _number(value: Any) -> str:
+    """``0.0`` → ``0``, other values unchanged (bounds read like the user wrote them)."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> KeyPath:
+    """Drop pydantic's internal loc parts (union tags, validator names) not in the data."""
+    path: list[str | int] = []
+    current = data
+    for i, part in enumerate(loc):
+        last = i == len(loc) - 1
+        in_dict = isinstance(current, dict) and part in current
+        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
+        if in_dict or in_list:
+            path.append(part)
+            current = current[part]
+        elif last or not isinstance(current, dict | list):
+            path.append(part)
+            current = None
+    return tuple(path)
+
+
+def _model_at(path: KeyPath) -> type[BaseModel] | None:
+    """The pydantic model class describing the mapping at ``path`` (for key suggestions)."""
+    model: type[BaseModel] = Scenario
+    for part in path:
+        field = model.model_fields.get(str(part))
+        if field is None:
+            return None
+        annotation = field.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return model
+
+
+def _unknown_key_message(path: KeyPath) -> str:
+    model = _model_at(path[:-1])
+    message = "unknown key"
+    if model is not None:
+        keys = list(model.model_fields)
+        close = difflib.get_close_matches(str(path[-1]), keys, n=1, cutoff=0.6)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+        else:
+            message += f"; allowed keys: {', '.join(keys)}"
+    return message
+
+
+_TYPE_WORDS = {
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "string_type": "a string",
+    "dict_type": "a mapping of keys",
+    "model_type": "a mapping of keys",
+    "model_attributes_type": "a mapping of keys",
+    "list_type": "a list",
+    "tuple_type": "a list",
+}
+
+
+def describe_error(error: dict[str, Any], path: KeyPath) -> str:
+    """Turn one pydantic error into a short, lower-case reason."""
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    got = f" (got {_show(error.get('input'))})"
+    if kind == "extra_forbidden":
+        return _unknown_key_message(path)
+    if kind == "missing":
+        return "required key is missing"
+    bounds = {
+        "greater_than_equal": ("≥", "ge"),
+        "greater_than": (">", "gt"),
+        "less_than_equal": ("≤", "le"),
+        "less_than": ("<", "lt"),
+    }
+    if kind in bounds:
+        sign, key = bounds[kind]
+        return f"must be {sign} {_number(ctx.get(key))}{got}"
+    if kind in _TYPE_WORDS:
+        return f"must be {_TYPE_WORDS[kind]}{got}"
+    if kind in ("literal_error", "enum"):
+        return f"must be one of {ctx.get('expected')}{got}"
+    if kind in ("value_error", "assertion_error"):
+        return str(ctx.get("error", error["msg"]))
+    msg = str(error["msg"])
+    return (msg[:1].lower() + msg[1:]) + got
+
+
+def _format_validation_error(exc: ValidationError, marked: MarkedYaml) -> str:
+    problems: list[tuple[int, str]] = []
+    for error in exc.errors():
+        path = _clean_loc(tuple(error["loc"]), marked.data)
+        line = marked.line_of(path)
+        where = format_path(path) or "(top level)"
+        problems.append((line, f"{marked.source}:{line}: {where}: {describe_error(error, path)}"))
+    problems.sort(key=lambda p: p[0])
+    seen: set[str] = set()
+    lines = [text for _, text in problems if not (text in seen or seen.add(text))]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def available_scenarios(directory: Path = SCENARIOS_DIR) -> list[str]:
+    """Names (file stems) of the scenario files in ``directory``, sorted."""
+    if not directory.is_dir():
+        return []
+    return sorted(p.stem for p in directory.glob("*.y*ml") if p.suffix in (".yaml", ".yml"))
+
+
+def resolve_scenario_path(ref: str | Path, directory: Path = SCENARIOS_DIR) -> Path:
+    """Find a scenario file: an existing path, or a bare name in the scenarios folder.
+
+    Args:
+        ref: A file path, or a name such as ``quickstart``.
+        directory: Where bare names are looked up.
+
+    Returns:
+        Path of an existing file.
+
+    Raises:
+        ScenarioError: If nothing is found (the message lists the known names).
+    """
+    path = Path(ref)
+    if path.is_file():
+        return path
+    if path.exists():
+        raise ScenarioError(f"{ref}: not a file")
+    name = str(ref)
+    if "/" not in name and "\\" not in name:
+        for suffix in ("", ".yaml", ".yml"):
+            candidate = directory / f"{name}{suffix}"
+            if candidate.is_file():
+                return candidate
+    known = ", ".join(available_scenarios(directory)) or "none"
+    raise ScenarioError(
+        f"{ref}: scenario file not found (give a path, or one of the names in {directory}: {known})"
+    )
+
+
+def scenario_from_data(marked: MarkedYaml) -> Scenario:
+    """Validate parsed YAML data into a :class:`Scenario`.
+
+    Raises:
+        ScenarioError: One line per problem, each ``file:line: dotted.path: reason``.
+    """
+    if not isinstance(marked.data, dict):
+        kind = "empty" if marked.data is None else f"a {type(marked.data).__name__}"
+        raise ScenarioError(
+            f"{marked.source}:{marked.line_of(())}: a scenario must be a mapping of keys "
+            f"(id, episodes, policy, world, ...), but the document is {kind}"
+        )
+    try:
+        return Scenario.model_validate(marked.data)
+    except ValidationError as exc:
+        raise ScenarioError(_format_validation_error(exc, marked)) from None
+
+
+def load_scenario(ref: str | Path, directory: Path = SCENARIOS_DIR) -> Scenario:
+    """Read and validate a scenario file; nothing is run or written.
+
+    Args:
+        ref: A path to a YAML file, or a bare scenario name looked up in ``directory``.
+        directory: The scenarios folder for bare names.
+
+    Returns:
+        The validated, frozen scenario (policy and metric names already resolved).
+
+    Raises:
+        ScenarioError: If the file is missing, unreadable, not YAML, or invalid.
+    """
+    path = resolve_scenario_path(ref, directory)
+    source = str(ref) if Path(ref).is_file() else str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(f"{source}: cannot read file: {exc.strerror}") from None
+    return scenario_from_data(load_marked_yaml(text, source))
+
+
+def with_overrides(
+    scenario: Scenario, *, seed: int | None = None, policy: str | None = None
+) -> Scenario:
+    """Return ``scenario`` with the command line's ``--seed`` / ``--policy`` applied.
+
+    A ``--policy`` override replaces the policy with that name and default parameters
+    (the scenario's parameters are kept when the name is unchanged).
+
+    Raises:
+        UserError: If the seed is negative or the policy name is unknown.
+    """
+    update: dict[str, Any] = {}
+    if seed is not None:
+        if seed < 0:
+            raise UserError(f"--seed: must be ≥ 0 (got {seed})")
+        update["seed"] = seed
+    if policy is not None and policy != scenario.policy.name:
+        try:
+            update["policy"] = PolicySpec(name=policy)
+        except ValidationError as exc:
+            reason = describe_error(exc.errors()[0], ("policy",))
+            raise UserError(f"--policy: {reason}") from None
+    return scenario.model_copy(update=update) if update else scenario
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of scenario files, from the pydantic models."""
+    schema = Scenario.model_json_schema(mode="validation")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}

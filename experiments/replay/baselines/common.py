@@ -1,0 +1,79 @@
+"""Sparse helpers shared by the classical baselines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__ = ["history_matrix", "interaction_matrix", "item_counts", "popularity_prior"]
+
+
+def item_counts(sequences: Sequence[np.ndarray], n_items: int) -> np.ndarray:
+    """Interaction count per item.
+
+    Args:
+        sequences: Item-id arrays.
+        n_items: Number of items.
+
+    Returns:
+        Shape ``(n_items,)`` float64 counts.
+    """
+    if not sequences:
+        return np.zeros(n_items)
+    flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+    return np.bincount(flat, minlength=n_items).astype(np.float64)
+
+
+def popularity_prior(sequences: Sequence[np.ndarray], n_items: int) -> np.ndarray:
+    """Popularity scaled into ``[0, 1]`` (count / max count), the common tie-breaking backoff.
+
+    Returns:
+        Shape ``(n_items,)`` float64.
+    """
+    counts = item_counts(sequences, n_items)
+    return counts / max(counts.max(), 1.0)
+
+
+def history_matrix(
+    histories: Sequence[np.ndarray], n_items: int, decay: float | None = None
+) -> sp.csr_matrix:
+    """Users × items matrix of the histories, optionally recency-weighted.
+
+    Args:
+        histories: ``b`` item-id arrays (chronological).
+        n_items: Number of items.
+        decay: ``None`` for binary entries; else the item at age ``a`` (0 = last item)
+            gets weight ``decay ** a`` (repeated items add up).
+
+    Returns:
+        Shape ``(b, n_items)`` float64 CSR.
+    """
+    lengths = np.fromiter((len(h) for h in histories), dtype=np.int64, count=len(histories))
+    rows = np.repeat(np.arange(len(histories)), lengths)
+    cols = (
+        np.concatenate([np.asarray(h, dtype=np.int64) for h in histories])
+        if lengths.sum()
+        else np.zeros(0, dtype=np.int64)
+    )
+    if decay is None:
+        vals = np.ones(len(cols))
+    else:
+        ends = np.repeat(np.cumsum(lengths), lengths)
+        age = ends - 1 - np.arange(len(cols))
+        vals = np.power(float(decay), age.astype(np.float64))
+    mat = sp.csr_matrix((vals, (rows, cols)), shape=(len(histories), n_items))
+    mat.sum_duplicates()
+    if decay is None:
+        mat.data[:] = 1.0
+    return mat
+
+
+def interaction_matrix(sequences: Sequence[np.ndarray], n_items: int) -> sp.csr_matrix:
+    """Binary users × items matrix of the training sequences.
+
+    Returns:
+        Shape ``(n_users, n_items)`` float64 CSR with entries 1.
+    """
+    return history_matrix(sequences, n_items, decay=None)

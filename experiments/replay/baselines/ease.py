@@ -1,0 +1,98 @@
+"""EASE: the closed-form linear autoencoder of Steck (2019).
+
+With ``X`` the binary users × items matrix of the training prefixes and
+``P = (X^T X + lam * I)^-1``, the item-item weights are ``B = I - P / diag(P)``
+(column ``j`` divided by ``P[j, j]``), i.e. ``B[i, j] = -P[i, j] / P[j, j]`` off the
+diagonal and ``B[j, j] = 0``. Scores are ``x_user @ B`` (binary history row), plus a
+``1e-6`` popularity tie-breaker. The inverse is a Cholesky inverse in float64
+(LAPACK ``potrf`` + ``potri``); for Beauty (12,101 items) about 20-40 s on 2 cores and
+about 3 GB of memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.linalg import lapack
+
+from experiments.replay.baselines.common import (
+    history_matrix,
+    interaction_matrix,
+    popularity_prior,
+)
+from experiments.replay.protocol import TrainData
+
+__all__ = ["EASE", "ease_weights"]
+
+POP_EPS = 1e-6
+
+
+def ease_weights(gram: np.ndarray, lam: float) -> np.ndarray:
+    """EASE weights from a Gram matrix.
+
+    Args:
+        gram: Shape ``(n, n)`` float64 ``X^T X`` (overwritten: it becomes scratch space).
+        lam: L2 regularisation ``λ > 0``.
+
+    Returns:
+        Shape ``(n, n)`` float64 ``B`` with zero diagonal.
+    """
+    n = gram.shape[0]
+    gram[np.diag_indices(n)] += lam
+    chol, info = lapack.dpotrf(gram, lower=0, overwrite_a=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky failed (info={info}); increase lambda")
+    P, info = lapack.dpotri(chol, lower=0, overwrite_c=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"Cholesky inverse failed (info={info})")
+    _mirror_upper(P)
+    P /= (-np.diag(P))[None, :]  # now B off the diagonal, in place
+    P[np.diag_indices(n)] = 0.0
+    return P
+
+
+def _mirror_upper(mat: np.ndarray, block: int = 1024) -> None:
+    """Copy the upper triangle of a square matrix into its lower triangle, in place."""
+    n = mat.shape[0]
+    for i0 in range(0, n, block):
+        i1 = min(i0 + block, n)
+        mat[i0:i1, :i0] = mat[:i0, i0:i1].T
+        diag = mat[i0:i1, i0:i1]
+        mat[i0:i1, i0:i1] = np.triu(diag) + np.triu(diag, 1).T
+
+
+class EASE:
+    """EASE recommender.
+
+    Args:
+        lam: L2 regularisation.
+    """
+
+    deterministic = True
+    name = "ease"
+
+    def __init__(self, lam: float = 200.0) -> None:
+        self.lam = float(lam)
+        self._B: np.ndarray | None = None
+        self._pop: np.ndarray | None = None
+
+    @staticmethod
+    def param_grid() -> list[dict]:
+        """The validation grid (5 values of λ)."""
+        return [{"lam": lam} for lam in (5.0, 20.0, 80.0, 320.0, 1280.0)]
+
+    def fit(self, data: TrainData, seed: int) -> None:
+        """Closed-form fit (``seed`` unused: deterministic)."""
+        n = data.dataset.n_items
+        X = interaction_matrix(data.sequences, n)
+        gram = np.asarray((X.T @ X).toarray(), dtype=np.float64, order="F")
+        self._B = ease_weights(gram, self.lam).astype(np.float32)
+        self._pop = popularity_prior(data.sequences, n).astype(np.float32)
+
+    def score(self, histories: list[np.ndarray]) -> np.ndarray:
+        """Shape ``(b, n_items)`` float32 ``x @ B`` scores."""
+        if self._B is None or self._pop is None:
+            raise RuntimeError("fit() first")
+        H = history_matrix(histories, self._B.shape[0]).astype(np.float32)
+        scores = np.asarray(H @ self._B, dtype=np.float32)
+        scores += np.float32(POP_EPS) * self._pop[None, :]
+        return scores

@@ -1,0 +1,259 @@
+"""Run models through the leave-one-out protocol: tune on validation, refit, test.
+
+For each model and seed: every setting of the model's grid is fitted on the
+validation-stage prefixes and evaluated on the validation item; the best setting by
+NDCG@10 (ties: first in the grid) is refitted on the test-stage prefixes (up to and
+including the validation item) and evaluated on the test item. A model with a single
+setting skips the validation pass. Deterministic models are run once and their result is
+reported for every seed. Fit + evaluation wall time and peak RSS are measured per model.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from experiments.replay.metrics import DEFAULT_KS, evaluate_scores
+from experiments.replay.models import ModelSpec, get_model_spec
+from experiments.replay.protocol import Recommender, ReplayDataset
+from experiments.replay.resources import ResourceMeter
+from experiments.replay.split import Stage, make_stage
+
+__all__ = ["METRIC_NAMES", "ModelResult", "evaluate_model", "run_bench", "run_model"]
+
+METRIC_NAMES = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
+TUNE_METRIC = "ndcg@10"
+
+
+@dataclass
+class ModelResult:
+    """The measured row of one model.
+
+    Attributes:
+        model: Row name.
+        seeds: Seeds reported.
+        per_seed: Test metrics per seed (same order as ``seeds``).
+        params: Chosen setting per seed.
+        valid: Validation metric of the chosen setting per seed (``None`` if not tuned).
+        time_s: Wall time of all fitting and evaluation of this model.
+        peak_rss_mb: Peak resident memory of the process while this model ran.
+        extras: Additional reports (OneFeed query-head metrics, self-enhancement rounds).
+    """
+
+    model: str
+    seeds: list[int]
+    per_seed: list[dict[str, float]]
+    params: list[dict]
+    valid: list[float | None]
+    time_s: float = 0.0
+    peak_rss_mb: float = 0.0
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def mean(self, metric: str) -> float:
+        """Mean of ``metric`` over seeds."""
+        return float(np.mean([m[metric] for m in self.per_seed]))
+
+    def std(self, metric: str) -> float:
+        """Population standard deviation of ``metric`` over seeds."""
+        return float(np.std([m[metric] for m in self.per_seed]))
+
+
+def evaluate_model(
+    model: Recommender,
+    stage: Stage,
+    *,
+    chunk_size: int = 2048,
+    desc: str | None = None,
+    progress: bool = True,
+) -> dict[str, float]:
+    """Evaluate a fitted model on a stage (masked full ranking, chunked).
+
+    Args:
+        model: A fitted recommender.
+        stage: Validation or test stage.
+        chunk_size: Users scored at once.
+        desc: Progress-bar label.
+        progress: Show a tqdm bar.
+
+    Returns:
+        Recall/NDCG at 5 and 10.
+    """
+    with tqdm(
+        total=len(stage.targets), desc=desc, unit="user", leave=False, disable=not progress
+    ) as bar:
+        metrics, _ = evaluate_scores(
+            model.score,
+            stage.histories,
+            stage.targets,
+            ks=DEFAULT_KS,
+            chunk_size=chunk_size,
+            progress=bar.update,
+        )
+    return metrics
+
+
+def _call_adapter(fn: Callable[..., Any], available: dict[str, Any]) -> Any:
+    """Call ``fn`` with the keyword arguments it names among ``available``."""
+    params = inspect.signature(fn).parameters
+    kwargs = {}
+    for pname, p in params.items():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+            continue
+        if pname in available:
+            kwargs[pname] = available[pname]
+        elif p.default is p.empty:
+            raise TypeError(f"{fn.__name__}() needs argument {pname!r} the bench cannot supply")
+    return fn(**kwargs)
+
+
+def _adapter_extras(
+    spec: ModelSpec, model: Recommender, stages: dict[str, Stage], seed: int
+) -> dict[str, Any]:
+    """Query-head metrics and self-enhancement rounds from the OneFeed adapter, if any."""
+    if spec.module is None:
+        return {}
+    test = stages["test"]
+    available = {
+        "model": model,
+        "recommender": model,
+        "rec": model,
+        "dataset": test.train.dataset,
+        "data": test.train,
+        "train": test.train,
+        "train_data": test.train,
+        "stage": test,
+        "test_stage": test,
+        "valid_stage": stages["valid"],
+        "stages": stages,
+        "histories": test.histories,
+        "targets": test.targets,
+        "users": test.users,
+        "seed": seed,
+        "ks": DEFAULT_KS,
+        "evaluate": evaluate_model,
+    }
+    extras: dict[str, Any] = {}
+    for key, fn_name in (
+        ("query_head", "query_metrics"),
+        ("self_enhancement", "offline_self_enhancement"),
+    ):
+        fn = getattr(spec.module, fn_name, None)
+        if fn is None:
+            continue
+        try:
+            extras[key] = _call_adapter(fn, available)
+        except Exception as exc:  # the adapter is another module's code: report, go on
+            extras[key] = {"error": f"{type(exc).__name__}: {exc}"}
+    return extras
+
+
+def _run_seed(
+    spec: ModelSpec, stages: dict[str, Stage], seed: int, chunk_size: int, progress: bool
+) -> tuple[dict[str, float], dict, float | None, dict[str, Any]]:
+    best_params, best_valid = spec.grid[0], None
+    if len(spec.grid) > 1:
+        for params in spec.grid:
+            model = spec.factory(params)
+            model.fit(stages["valid"].train, seed)
+            value = evaluate_model(
+                model,
+                stages["valid"],
+                chunk_size=chunk_size,
+                desc=f"{spec.name} valid {params}",
+                progress=progress,
+            )
+            del model
+            if best_valid is None or value[TUNE_METRIC] > best_valid:
+                best_params, best_valid = params, value[TUNE_METRIC]
+    model = spec.factory(best_params)
+    model.fit(stages["test"].train, seed)
+    metrics = evaluate_model(
+        model,
+        stages["test"],
+        chunk_size=chunk_size,
+        desc=f"{spec.name} test seed {seed}",
+        progress=progress,
+    )
+    extras = _adapter_extras(spec, model, stages, seed)
+    return metrics, best_params, best_valid, extras
+
+
+def run_model(
+    spec: ModelSpec,
+    stages: dict[str, Stage],
+    seeds: Sequence[int],
+    *,
+    chunk_size: int = 2048,
+    progress: bool = True,
+) -> ModelResult:
+    """Tune, refit and test one model for every seed.
+
+    Args:
+        spec: The model.
+        stages: ``{"valid": …, "test": …}`` from :func:`make_stage`.
+        seeds: Seeds to report.
+        chunk_size: Users scored at once.
+        progress: Show progress bars.
+
+    Returns:
+        The model's row.
+    """
+    result = ModelResult(spec.name, list(seeds), [], [], [])
+    with ResourceMeter() as meter:
+        cached = None
+        for seed in seeds:
+            if cached is None or not spec.deterministic:
+                cached = _run_seed(spec, stages, seed, chunk_size, progress)
+            metrics, params, valid, extras = cached
+            result.per_seed.append(dict(metrics))
+            result.params.append(dict(params))
+            result.valid.append(valid)
+            if extras:
+                result.extras.setdefault("per_seed", []).append({"seed": seed, **extras})
+    result.time_s = meter.elapsed_s
+    result.peak_rss_mb = meter.peak_mb
+    return result
+
+
+def run_bench(
+    dataset: ReplayDataset,
+    models: Sequence[str],
+    seeds: Sequence[int],
+    *,
+    chunk_size: int = 2048,
+    progress: bool = True,
+    on_result: Callable[[ModelResult], None] | None = None,
+) -> list[ModelResult]:
+    """Run every model on ``dataset``.
+
+    Args:
+        dataset: The data.
+        models: Row names (see :data:`experiments.replay.models.ALL_MODELS`).
+        seeds: Seeds.
+        chunk_size: Users scored at once.
+        progress: Show progress bars.
+        on_result: Called after each model (e.g. to print or save partial results).
+
+    Returns:
+        One result per model, in the given order.
+    """
+    specs = [get_model_spec(m) for m in models]  # resolve every name before running
+    stages = {s: make_stage(dataset, s) for s in ("valid", "test")}
+    results = []
+    for spec in specs:
+        res = run_model(spec, stages, seeds, chunk_size=chunk_size, progress=progress)
+        results.append(res)
+        if on_result is not None:
+            on_result(res)
+    return results
+
+
+def relative_gap(measured: float, published: float) -> float:
+    """``|measured - published| / published`` (``inf`` when ``published`` is 0)."""
+    return abs(measured - published) / published if published else math.inf

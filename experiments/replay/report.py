@@ -1,0 +1,236 @@
+"""Tables and files of the replay bench: printed table, ``replay.md``, ``replay.json``.
+
+Our rows are put beside the published rows of DESIGN.md section 8 (Beauty only).
+Files are written atomically (temporary file in the same directory, then rename).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from experiments.replay.bench import METRIC_NAMES, ModelResult, relative_gap
+
+__all__ = [
+    "PROTOCOL_TOLERANCE",
+    "PUBLISHED",
+    "protocol_check",
+    "render_table",
+    "result_records",
+    "write_atomic",
+    "write_outputs",
+]
+
+#: Published Beauty rows (DESIGN.md section 8): name → (R@5, N@5, R@10, N@10), None = n/a.
+PUBLISHED: dict[str, dict[str, tuple[float | None, ...]]] = {
+    "beauty": {
+        "Popularity (S3-Rec)": (0.0080, 0.0044, 0.0152, 0.0068),
+        "SASRec": (0.0387, 0.0249, 0.0605, 0.0318),
+        "S3-Rec": (0.0387, 0.0244, 0.0647, 0.0327),
+        "TIGER": (0.0454, 0.0321, 0.0648, 0.0384),
+        "SASRec full-CE": (None, None, 0.0921, 0.0531),
+    }
+}
+#: ``popularity-all`` must land within this relative gap of the published popularity row.
+PROTOCOL_TOLERANCE = 0.05
+
+
+def protocol_check(dataset: str, results: Sequence[ModelResult]) -> dict[str, Any] | None:
+    """Compare ``popularity-all`` with the published popularity row (Beauty only).
+
+    Returns:
+        ``{"published": …, "measured": …, "relative_gap": …, "passed": bool}`` or ``None``.
+    """
+    pub = PUBLISHED.get(dataset, {}).get("Popularity (S3-Rec)")
+    row = next((r for r in results if r.model == "popularity-all"), None)
+    if pub is None or row is None:
+        return None
+    out: dict[str, Any] = {"published": {}, "measured": {}, "relative_gap": {}}
+    for metric, value in zip(METRIC_NAMES, pub, strict=True):
+        if metric.endswith("@10") and value is not None:
+            out["published"][metric] = value
+            out["measured"][metric] = row.mean(metric)
+            out["relative_gap"][metric] = relative_gap(row.mean(metric), value)
+    out["tolerance"] = PROTOCOL_TOLERANCE
+    out["passed"] = all(g <= PROTOCOL_TOLERANCE for g in out["relative_gap"].values())
+    return out
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None
+    if obj is None or isinstance(obj, bool | int | float | str):
+        return obj
+    if hasattr(obj, "__dict__"):
+        return _jsonable(vars(obj))
+    return repr(obj)
+
+
+def result_records(dataset: str, results: Sequence[ModelResult]) -> list[dict[str, Any]]:
+    """The ``replay.json`` records: means over seeds, per-seed values, std, time, memory.
+
+    Returns:
+        One record per model with keys ``dataset, model, seeds, recall@5, ndcg@5,
+        recall@10, ndcg@10, std, per_seed, params, valid_ndcg@10, time_s, peak_rss_mb``
+        (plus ``query_head`` / ``self_enhancement`` from the OneFeed adapter and
+        ``protocol_check`` on ``popularity-all``, when available).
+    """
+    check = protocol_check(dataset, results)
+    records = []
+    for r in results:
+        rec: dict[str, Any] = {"dataset": dataset, "model": r.model, "seeds": list(r.seeds)}
+        rec.update({m: r.mean(m) for m in METRIC_NAMES})
+        rec["std"] = {m: r.std(m) for m in METRIC_NAMES}
+        rec["per_seed"] = [{"seed": s, **m} for s, m in zip(r.seeds, r.per_seed, strict=True)]
+        rec["params"] = r.params
+        rec["valid_ndcg@10"] = r.valid
+        rec["time_s"] = r.time_s
+        rec["peak_rss_mb"] = r.peak_rss_mb
+        for sub in r.extras.get("per_seed", []):
+            for key in ("query_head", "self_enhancement"):
+                if key in sub:
+                    rec.setdefault(key, []).append({"seed": sub["seed"], "value": sub[key]})
+        if r.model == "popularity-all" and check is not None:
+            rec["protocol_check"] = check
+        records.append(_jsonable(rec))
+    return records
+
+
+def _fmt(mean: float | None, std: float | None = None) -> str:
+    if mean is None:
+        return "—"
+    return f"{mean:.4f}" if not std else f"{mean:.4f}±{std:.4f}"
+
+
+def render_table(
+    dataset: str,
+    results: Sequence[ModelResult],
+    *,
+    markdown: bool = False,
+    notes: Sequence[str] = (),
+) -> str:
+    """Our rows beside the published ones, with time and memory per model.
+
+    Args:
+        dataset: Dataset name (published rows exist for ``beauty``).
+        results: Measured rows.
+        markdown: Markdown table instead of aligned text.
+        notes: Lines appended under the table (e.g. skipped models).
+
+    Returns:
+        The table as text.
+    """
+    header = [
+        "model",
+        "source",
+        "R@5",
+        "N@5",
+        "R@10",
+        "N@10",
+        "seeds",
+        "time (s)",
+        "peak RSS (MB)",
+        "params",
+    ]
+    rows: list[list[str]] = []
+    for name, values in PUBLISHED.get(dataset, {}).items():
+        rows.append([name, "published", *(_fmt(v) for v in values), "", "", "", ""])
+    for r in results:
+        params = "; ".join(sorted({json.dumps(p, sort_keys=True) for p in r.params}))
+        rows.append(
+            [
+                r.model,
+                "this bench",
+                *(_fmt(r.mean(m), r.std(m)) for m in METRIC_NAMES),
+                ",".join(map(str, r.seeds)),
+                f"{r.time_s:.1f}",
+                f"{r.peak_rss_mb:.0f}",
+                params if params != "{}" else "",
+            ]
+        )
+    lines: list[str] = []
+    if markdown:
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "|".join("---" for _ in header) + "|")
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+    else:
+        widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
+        lines.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+        lines.append("  ".join("-" * w for w in widths))
+        lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    check = protocol_check(dataset, results)
+    if check is not None:
+        gaps = ", ".join(
+            f"{m} {check['measured'][m]:.4f} vs {check['published'][m]:.4f} ({100 * g:.1f}%)"
+            for m, g in check["relative_gap"].items()
+        )
+        verdict = "PASS" if check["passed"] else "FAIL"
+        lines += [
+            "",
+            f"Protocol check (popularity-all vs published popularity, tolerance "
+            f"{100 * PROTOCOL_TOLERANCE:.0f}%): {verdict} — {gaps}",
+        ]
+    lines += [("" if i else "\n") + n for i, n in enumerate(notes)]
+    return "\n".join(lines)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_outputs(
+    out_dir: Path,
+    dataset: str,
+    results: Sequence[ModelResult],
+    preamble: str = "",
+    notes: Sequence[str] = (),
+) -> None:
+    """Write ``replay.md`` and ``replay.json`` into ``out_dir`` (atomically).
+
+    Args:
+        out_dir: Output directory (created if needed).
+        dataset: Dataset name.
+        results: Measured rows.
+        preamble: Markdown text put above the table (protocol description).
+        notes: Lines under the table.
+    """
+    records = result_records(dataset, results)
+    md = (
+        f"# Replay bench — {dataset}\n\n{preamble}\n\n"
+        + render_table(dataset, results, markdown=True, notes=notes)
+        + "\n"
+    )
+    extras = [rec for rec in records if "query_head" in rec or "self_enhancement" in rec]
+    for rec in extras:
+        md += f"\n## {rec['model']}: query head and self-enhancement\n\n```json\n"
+        md += (
+            json.dumps(
+                {k: rec[k] for k in ("query_head", "self_enhancement") if k in rec}, indent=2
+            )[:20000]
+            + "\n```\n"
+        )
+    write_atomic(out_dir / "replay.json", json.dumps(records, indent=2) + "\n")
+    write_atomic(out_dir / "replay.md", md)

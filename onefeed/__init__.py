@@ -1,0 +1,18 @@
+"""OneFeed: a generative model unifying feed recommendation and search (numpy only).
+
+The package knows nothing of the simulator or the replay bench: it takes item text,
+behaviour sequences and feedback logs as plain arrays and dataclasses.
+"""
+
+from onefeed.behaviour import BehaviourSequence, EventType
+from onefeed.model import OneFeedConfig, OneFeedModel
+from onefeed.self_enhance import FeedbackLog, UserFeedback
+
+__all__ = [
+    "BehaviourSequence",
+    "EventType",
+    "FeedbackLog",
+    "OneFeedConfig",
+    "OneFeedModel",
+    "UserFeedback",
+]

@@ -1,0 +1,129 @@
+"""The joint training objective of OneFeed: one forward/backward over a batch.
+
+``L = rank_w * L_rank + sid_w * L_sid + query_w * L_query + align_w * L_align`` where
+``L_rank`` is (weighted, unlikelihood for negatives) full-softmax item cross-entropy of
+``u · v_i + bias_i`` (the ranking stage), ``L_sid`` the autoregressive SID loss, ``L_query``
+the query decoder loss and ``L_align`` the SID-text InfoNCE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from onefeed.alignment import alignment_loss
+from onefeed.behaviour import PackedBatch
+from onefeed.encoder import encode, encode_backward, item_vectors, item_vectors_backward
+from onefeed.losses import sequence_loss
+from onefeed.query_head import query_backward, query_forward, step_targets
+from onefeed.sid_head import sid_backward, sid_forward
+
+Params = dict[str, np.ndarray]
+
+
+@dataclass
+class Batch:
+    """One training batch.
+
+    Attributes:
+        behaviour: Packed histories, ``(b, t)``.
+        targets: Shape ``(b,)`` next items.
+        weights: Shape ``(b,)`` item/SID example weights (normalised, e.g. ``1 / b``).
+        negative: Shape ``(b,)`` bool, unlikelihood examples.
+        queries: Shape ``(b, q)`` query targets, ``-1`` padded (all ``-1``: no query loss).
+        query_weights: Shape ``(b,)`` normalised query example weights.
+        query_negative: Shape ``(b,)`` bool.
+        align_codes: Shape ``(a, n_levels)`` SIDs of alignment pairs (``a`` may be 0).
+        align_words: Shape ``(a, q)`` texts of alignment pairs.
+    """
+
+    behaviour: PackedBatch
+    targets: np.ndarray
+    weights: np.ndarray
+    negative: np.ndarray
+    queries: np.ndarray
+    query_weights: np.ndarray
+    query_negative: np.ndarray
+    align_codes: np.ndarray
+    align_words: np.ndarray
+
+
+@dataclass(frozen=True)
+class LossWeights:
+    """Weights of the four loss terms and training-time settings."""
+
+    rank: float = 1.0
+    sid: float = 1.0
+    query: float = 0.2
+    align: float = 0.1
+    tau: float = 0.1
+    dropout: float = 0.0
+
+
+def _add(into: Params, g: Params, scale: float = 1.0) -> None:
+    for k, v in g.items():
+        into[k] = into[k] + scale * v if k in into else scale * v
+
+
+def loss_and_grads(
+    params: Params, codes: np.ndarray, batch: Batch, lw: LossWeights,
+    rng: np.random.Generator | None = None,
+) -> tuple[float, dict[str, float], Params]:
+    """Joint loss and gradients of every parameter.
+
+    Args:
+        params: Model parameters.
+        codes: Shape ``(n_items, n_levels)`` SIDs of the catalogue.
+        batch: The batch.
+        lw: Loss weights (and dropout rate).
+        rng: Dropout stream.
+
+    Returns:
+        ``(loss, parts, grads)``: total loss, per-term losses, gradients.
+    """
+    n_items = len(codes)
+    v = item_vectors(params, codes)
+    u, ecache = encode(params, v, batch.behaviour, lw.dropout, rng)
+    grads: Params = {}
+    parts: dict[str, float] = {}
+    du = np.zeros_like(u)
+    dv = np.zeros_like(v)
+    tcodes = codes[batch.targets]
+    if lw.rank:
+        logits = u @ v.T + params["rank.bias"]
+        lr_, (dl,) = sequence_loss([logits], batch.targets[:, None], batch.weights,
+                                   batch.negative)
+        parts["rank"] = lr_
+        dl = dl * lw.rank
+        du += dl @ v
+        dv += dl.T @ u
+        grads["rank.bias"] = dl.sum(0)
+    if lw.sid:
+        sl, scache = sid_forward(params, u, tcodes)
+        ls, dsl = sequence_loss(sl, tcodes, batch.weights, batch.negative)
+        parts["sid"] = ls
+        g, d = sid_backward(params, scache, [x * lw.sid for x in dsl])
+        _add(grads, g)
+        du += d
+    if lw.query and (batch.queries >= 0).any():
+        ql, qm, qcache = query_forward(params, u, batch.queries)
+        tgt = step_targets(batch.queries, params["qry.O"].shape[1] - 1)
+        has = (batch.queries >= 0).any(1)
+        lq, dql = sequence_loss(ql, np.where(has[:, None], tgt, -1),
+                                batch.query_weights * has, batch.query_negative, qm)
+        parts["query"] = lq
+        g, d = query_backward(params, qcache, [x * lw.query for x in dql])
+        _add(grads, g)
+        du += d
+    g, dv_enc = encode_backward(params, ecache, du, n_items)
+    _add(grads, g)
+    _add(grads, item_vectors_backward(dv + dv_enc, codes, params))
+    if lw.align and len(batch.align_codes) > 1:
+        la, g = alignment_loss(params, batch.align_codes, batch.align_words, lw.tau)
+        parts["align"] = la
+        _add(grads, g, lw.align)
+    total = (lw.rank * parts.get("rank", 0.0) + lw.sid * parts.get("sid", 0.0)
+             + lw.query * parts.get("query", 0.0) + lw.align * parts.get("align", 0.0))
+    grads = {k: np.asarray(g, dtype=np.float32) for k, g in grads.items()}
+    return total, parts, grads

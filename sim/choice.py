@@ -1,0 +1,83 @@
+"""Pure functions of the feed-browsing model: examination, affinity, choice, dwell.
+
+Everything is vectorised over a batch of ``n`` slates of ``S`` items.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "affinity",
+    "choice_probabilities",
+    "examination_probabilities",
+    "sample_choice",
+    "sigmoid",
+]
+
+
+def examination_probabilities(slate_size: int, exponent: float) -> np.ndarray:
+    """Position bias ``rho_p = (1 + p)^-exponent`` for 0-based positions, shape ``(S,)``."""
+    return (1.0 + np.arange(slate_size, dtype=np.float64)) ** -exponent
+
+
+def affinity(interests: np.ndarray, item_topics: np.ndarray, item_norm: np.ndarray) -> np.ndarray:
+    """Cosine between each user's interests and each of their items' topic vectors.
+
+    Args:
+        interests: Shape ``(n, K)``.
+        item_topics: Shape ``(n, S, K)``.
+        item_norm: Shape ``(n, S)`` L2 norms of ``item_topics`` rows.
+
+    Returns:
+        Shape ``(n, S)`` float64 in ``[0, 1]`` (both vectors are non-negative).
+    """
+    dot = np.einsum("nsk,nk->ns", item_topics, interests)
+    user_norm = np.linalg.norm(interests, axis=1)
+    return dot / np.maximum(item_norm * user_norm[:, None], 1e-12)
+
+
+def choice_probabilities(
+    utilities: np.ndarray, examined: np.ndarray, no_click_logit: float
+) -> np.ndarray:
+    """Multinomial-logit choice among examined items with an explicit no-click option.
+
+    ``P(j) = e_j exp(v_j) / (exp(v_0) + sum_l e_l exp(v_l))`` for items, and
+    ``P(none) = exp(v_0) / (same denominator)``, where ``e_j`` is 1 if item ``j`` was
+    examined and ``v_0`` is ``no_click_logit``.
+
+    Args:
+        utilities: Shape ``(n, S)`` item utilities ``v_j``.
+        examined: Shape ``(n, S)`` bool.
+        no_click_logit: ``v_0``.
+
+    Returns:
+        Shape ``(n, S + 1)``: item probabilities, then the no-click probability last.
+    """
+    v = np.asarray(utilities, dtype=np.float64)
+    shift = np.maximum(np.max(np.where(examined, v, -np.inf), axis=1), no_click_logit)
+    w = np.where(examined, np.exp(v - shift[:, None]), 0.0)
+    w0 = np.exp(no_click_logit - shift)
+    denom = w.sum(axis=1) + w0
+    return np.concatenate([w, w0[:, None]], axis=1) / denom[:, None]
+
+
+def sample_choice(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draw of one option per row.
+
+    Args:
+        probs: Shape ``(n, S + 1)`` from :func:`choice_probabilities`.
+        u: Shape ``(n,)`` uniforms in ``[0, 1)``.
+
+    Returns:
+        Shape ``(n,)`` int64: the chosen item position, or ``-1`` for no click.
+    """
+    cdf = np.cumsum(probs, axis=1)
+    idx = (cdf < u[:, None]).sum(axis=1)
+    idx = np.minimum(idx, probs.shape[1] - 1)
+    return np.where(idx == probs.shape[1] - 1, -1, idx)
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-x))``."""
+    return 0.5 * (1.0 + np.tanh(0.5 * np.asarray(x, dtype=np.float64)))

@@ -1,0 +1,458 @@
+"""Validated, frozen configuration of the simulated world.
+
+``WorldConfig`` is the root. Every field has a default, a description stating its
+meaning and unit, and range bounds; a scenario YAML's ``world:`` section maps onto it
+(``experiments.config`` does the loading, ``sim`` never reads files). The behaviour each
+field controls is written as an equation in ``docs/user_model.md``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "CatalogConfig",
+    "ChoiceConfig",
+    "DriftConfig",
+    "DwellConfig",
+    "FeedConfig",
+    "IntentConfig",
+    "SatiationConfig",
+    "ServingConfig",
+    "SessionConfig",
+    "SuggestionConfig",
+    "UserConfig",
+    "WorldConfig",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class CatalogConfig(_Frozen):
+    """The synthetic catalogue: items, topics, quality, titles, new-item arrivals."""
+
+    n_items: int = Field(
+        5000, ge=1, le=10_000_000, description="Number of items at the start of the run (items)."
+    )
+    n_topics: int = Field(20, ge=1, le=1000, description="Number of latent topics (topics).")
+    topic_concentration: float = Field(
+        0.1,
+        gt=0,
+        le=100,
+        description="Dirichlet concentration of an item's topic vector (dimensionless); "
+        "small values make items about one or two topics.",
+    )
+    quality_mean: float = Field(
+        0.0, ge=-10, le=10, description="Mean of item quality, a normal draw (utility units)."
+    )
+    quality_sd: float = Field(
+        1.0, ge=0, le=10, description="Standard deviation of item quality (utility units)."
+    )
+    title_len_min: int = Field(
+        3, ge=1, le=50, description="Minimum number of words in a title (words)."
+    )
+    title_len_max: int = Field(
+        8, ge=1, le=50, description="Maximum number of words in a title (words)."
+    )
+    words_per_topic: int = Field(
+        40, ge=2, le=10_000, description="Size of each topic's own vocabulary (words)."
+    )
+    generic_vocab_size: int = Field(
+        60,
+        ge=1,
+        le=100_000,
+        description="Size of the shared generic vocabulary used by every topic (words).",
+    )
+    generic_word_share: float = Field(
+        0.3,
+        ge=0,
+        lt=1,
+        description="Probability that a title word is a generic word rather than a topic "
+        "word (probability).",
+    )
+    word_zipf_exponent: float = Field(
+        1.0,
+        ge=0,
+        le=5,
+        description="Zipf exponent of word frequencies within a vocabulary (dimensionless); "
+        "0 means uniform.",
+    )
+    new_items_rate_per_day: float = Field(
+        0.0,
+        ge=0,
+        le=1_000_000,
+        description="Poisson rate of new items arriving during the run (items per day).",
+    )
+    release_interval_hours: float = Field(
+        24.0,
+        gt=0,
+        le=24 * 365,
+        description="New items are released in drops at this interval; an item becomes "
+        "available at the drop after its creation (hours).",
+    )
+
+
+class UserConfig(_Frozen):
+    """The population: interests, activity, search propensity, patience."""
+
+    n_users: int = Field(1000, ge=1, le=100_000_000, description="Number of users (users).")
+    interest_concentration: float = Field(
+        0.3,
+        gt=0,
+        le=100,
+        description="Dirichlet concentration of a user's interest vector over topics "
+        "(dimensionless); small values make narrow interests.",
+    )
+    session_rate_median_per_day: float = Field(
+        2.0,
+        gt=0,
+        le=1000,
+        description="Median of the users' baseline session rate, a log-normal draw "
+        "(sessions per day).",
+    )
+    session_rate_log_sd: float = Field(
+        0.7,
+        ge=0,
+        le=5,
+        description="Standard deviation of the log session rate across users (log units).",
+    )
+    search_propensity_a: float = Field(
+        1.0, gt=0, le=1000, description="Beta a of the per-page search propensity (dimensionless)."
+    )
+    search_propensity_b: float = Field(
+        50.0,
+        gt=0,
+        le=1000,
+        description="Beta b of the per-page search propensity (dimensionless); "
+        "mean propensity is a / (a + b).",
+    )
+    patience_a: float = Field(
+        6.0,
+        gt=0,
+        le=1000,
+        description="Beta a of patience, the probability of continuing to another page "
+        "after a page without a click (dimensionless).",
+    )
+    patience_b: float = Field(3.0, gt=0, le=1000, description="Beta b of patience (dimensionless).")
+
+
+class SessionConfig(_Frozen):
+    """Session continuation and retention (how satisfaction changes the return gap)."""
+
+    continue_after_click: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Probability of continuing to another page after a page with a click "
+        "(probability); without a click the user's patience applies.",
+    )
+    max_pages: int = Field(
+        20, ge=1, le=10_000, description="Hard cap on feed pages per session (pages)."
+    )
+    retention_gain: float = Field(
+        2.0,
+        ge=0,
+        le=50,
+        description="How strongly the session rate responds to satisfaction: the rate is "
+        "multiplied by exp(gain * (satisfaction - reference)) (per unit satisfaction).",
+    )
+    satisfaction_reference: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Satisfaction (share of pages and queries with a click) at which the "
+        "next gap has the baseline rate (fraction).",
+    )
+    min_gap_s: float = Field(
+        60.0, ge=0, le=86_400, description="Minimum gap between two sessions (seconds)."
+    )
+
+
+class FeedConfig(_Frozen):
+    """Feed pages: slate size and position bias."""
+
+    slate_size: int = Field(10, ge=1, le=1000, description="Items per feed slate (items).")
+    position_bias_exponent: float = Field(
+        1.0,
+        ge=0,
+        le=10,
+        description="Examination probability of position p (0-based) is (1 + p)^-exponent "
+        "(dimensionless); 0 means every item is examined.",
+    )
+    scan_s_per_item: float = Field(
+        1.5, ge=0, le=600, description="Time to examine one item of a slate (seconds)."
+    )
+
+
+class ChoiceConfig(_Frozen):
+    """Multinomial-logit choice among examined items with an explicit no-click option."""
+
+    no_click_logit: float = Field(
+        3.0, ge=0, le=50, description="Utility of the no-click option (utility units)."
+    )
+    affinity_weight: float = Field(
+        4.0,
+        ge=0,
+        le=100,
+        description="Weight of user-item affinity (cosine of interests and item topics) "
+        "in the utility (utility units per unit cosine).",
+    )
+    quality_weight: float = Field(
+        0.5, ge=0, le=100, description="Weight of item quality in the utility (dimensionless)."
+    )
+    satiation_weight: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Weight of satiation with the item's topics, subtracted from the "
+        "utility (utility units per unit satiation).",
+    )
+
+
+class DwellConfig(_Frozen):
+    """Dwell time after a click: log-normal, growing with affinity."""
+
+    base_s: float = Field(
+        20.0, gt=0, le=86_400, description="Median dwell at zero affinity and quality (seconds)."
+    )
+    affinity_gain: float = Field(
+        1.5,
+        ge=0,
+        le=20,
+        description="Log-dwell increase per unit affinity (log seconds per unit cosine).",
+    )
+    quality_gain: float = Field(
+        0.2, ge=0, le=20, description="Log-dwell increase per unit quality (log seconds)."
+    )
+    log_sd: float = Field(
+        0.5, ge=0, le=5, description="Standard deviation of log dwell (log seconds)."
+    )
+    max_s: float = Field(
+        3600.0, gt=0, le=86_400, description="Dwell is clipped at this value (seconds)."
+    )
+
+
+class SatiationConfig(_Frozen):
+    """Per-topic satiation: rises with consumption, decays exponentially."""
+
+    increment: float = Field(
+        0.3,
+        ge=0,
+        le=100,
+        description="Satiation added to each topic per consumed item, times the item's "
+        "topic weight (satiation units per click).",
+    )
+    half_life_days: float = Field(
+        0.25, gt=0, le=3650, description="Half-life of satiation recovery (days)."
+    )
+
+
+class DriftConfig(_Frozen):
+    """Interest drift: endogenous (towards consumption) plus an exogenous random walk."""
+
+    endogenous_rate: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Fraction by which interests move towards a consumed item's topic "
+        "vector, per click (fraction per click).",
+    )
+    exogenous_sd_per_day: float = Field(
+        0.005,
+        ge=0,
+        le=1,
+        description="Standard deviation of the exogenous random walk of each interest "
+        "component, per square-root day (interest units per sqrt(day)).",
+    )
+    min_interest: float = Field(
+        1e-4,
+        gt=0,
+        lt=0.01,
+        description="Floor applied to interest components before renormalising after a "
+        "random-walk step (interest units).",
+    )
+
+
+class IntentConfig(_Frozen):
+    """Explicit intents, noisy queries, cascade examination, reformulation."""
+
+    disappointment_gain: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="Intent probability per page is propensity * (1 + gain * d), d the "
+        "session's share of feed pages without a click (dimensionless).",
+    )
+    known_item_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Probability that an intent is a specific known item rather than a "
+        "topic (probability).",
+    )
+    query_len_mean: float = Field(
+        2.5, ge=1, le=20, description="Mean number of words of a query, 1 + Poisson (words)."
+    )
+    query_len_max: int = Field(6, ge=1, le=50, description="Maximum words in a query (words).")
+    word_dropout: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="Probability that an intended word is left out of the query "
+        "(probability); at least one word is kept.",
+    )
+    generic_word_prob: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Probability that a query word is a generic word (probability).",
+    )
+    mismatch_prob: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Probability that a query word suffers vocabulary mismatch: a synonym "
+        "absent from every title, or a word of another topic (probability).",
+    )
+    synonym_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of mismatched words that are synonyms (the rest come from a "
+        "wrong topic) (fraction).",
+    )
+    cascade_continue_prob: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Probability of examining the next search result after examining one "
+        "without clicking it (probability).",
+    )
+    cascade_depth: int = Field(
+        10, ge=1, le=1000, description="Maximum results examined per query, top-down (results)."
+    )
+    results_k: int = Field(
+        20, ge=1, le=10_000, description="Results retrieved by the engine per query (results)."
+    )
+    relevance_weight: float = Field(
+        4.0,
+        ge=0,
+        le=100,
+        description="Search click logit per unit relevance, relevance being the cosine of "
+        "the result's topics and the intent (utility units).",
+    )
+    relevance_threshold: float = Field(
+        5.0,
+        ge=0,
+        le=100,
+        description="Search click logit offset: P(click) = sigmoid(weight * relevance + "
+        "quality_weight * quality - threshold) (utility units).",
+    )
+    known_item_click_prob: float = Field(
+        0.9,
+        ge=0,
+        le=1,
+        description="Probability of clicking the known item when it is examined (probability).",
+    )
+    reformulate_prob: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Probability of reformulating after a query without a click, rather "
+        "than abandoning (probability).",
+    )
+    max_reformulations: int = Field(
+        2, ge=0, le=20, description="Maximum reformulations per intent (queries)."
+    )
+    typing_s_per_word: float = Field(
+        2.0, ge=0, le=600, description="Time to type one query word (seconds)."
+    )
+
+
+class SuggestionConfig(_Frozen):
+    """Suggested queries shown at session start and how users click them."""
+
+    n_suggestions: int = Field(
+        3, ge=0, le=100, description="Maximum suggested queries per session start (queries)."
+    )
+    base_logit: float = Field(
+        -4.0,
+        ge=-50,
+        le=50,
+        description="Click utility of a suggestion matching nothing the user likes "
+        "(utility units); the no-click option has utility 0.",
+    )
+    match_weight: float = Field(
+        6.0,
+        ge=0,
+        le=100,
+        description="Click utility per unit match, match being the mean over the query's "
+        "words of the user's interest in each word's topic (utility units).",
+    )
+
+
+class ServingConfig(_Frozen):
+    """The serving batcher: how requests are grouped into policy calls."""
+
+    batch_window_s: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Requests arriving within this window are served by one policy call "
+        "(simulated seconds).",
+    )
+    max_batch_size: int = Field(
+        4096,
+        ge=1,
+        le=1_000_000,
+        description="A batch is served at once when it reaches this many requests (requests).",
+    )
+
+
+class WorldConfig(_Frozen):
+    """Root configuration of the simulated world."""
+
+    catalog: CatalogConfig = Field(default_factory=CatalogConfig, description="Catalogue.")
+    users: UserConfig = Field(default_factory=UserConfig, description="Population.")
+    sessions: SessionConfig = Field(
+        default_factory=SessionConfig, description="Session continuation and retention."
+    )
+    feed: FeedConfig = Field(default_factory=FeedConfig, description="Feed pages.")
+    choice: ChoiceConfig = Field(default_factory=ChoiceConfig, description="Click choice model.")
+    dwell: DwellConfig = Field(default_factory=DwellConfig, description="Dwell time.")
+    satiation: SatiationConfig = Field(
+        default_factory=SatiationConfig, description="Per-topic satiation."
+    )
+    drift: DriftConfig = Field(default_factory=DriftConfig, description="Interest drift.")
+    intent: IntentConfig = Field(
+        default_factory=IntentConfig, description="Explicit intents and search behaviour."
+    )
+    suggestions: SuggestionConfig = Field(
+        default_factory=SuggestionConfig, description="Suggested queries."
+    )
+    serving: ServingConfig = Field(default_factory=ServingConfig, description="Serving batcher.")
+    episode_length_days: float = Field(
+        1.0, gt=0, le=365, description="Length of one episode (days)."
+    )
+
+    @model_validator(mode="after")
+    def _check_cross_fields(self) -> WorldConfig:
+        cat = self.catalog
+        if cat.title_len_min > cat.title_len_max:
+            raise ValueError(
+                f"catalog.title_len_min ({cat.title_len_min}) must be <= "
+                f"catalog.title_len_max ({cat.title_len_max})"
+            )
+        if self.feed.slate_size > cat.n_items:
+            raise ValueError(
+                f"feed.slate_size ({self.feed.slate_size}) must be <= catalog.n_items "
+                f"({cat.n_items})"
+            )
+        if self.intent.cascade_depth > self.intent.results_k:
+            raise ValueError(
+                f"intent.cascade_depth ({self.intent.cascade_depth}) must be <= "
+                f"intent.results_k ({self.intent.results_k})"
+            )
+        return self

@@ -1,0 +1,303 @@
+"""Vectorised user responses to one batch of served pages.
+
+The serving batcher hands a batch of requests (distinct users, each with the time it
+asked) to :class:`Responder`, which calls the policy once, validates the answer,
+computes every user's reaction with array operations, updates latent state, appends
+the events to the log and returns, per user, the next action and the time to resume.
+
+Actions: ``FEED`` (ask for another feed page), ``SEARCH`` (a query is pending),
+``END`` (the session is over; ``Population.next_start_s`` holds the next start).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from policies.base import Policy
+from sim.catalog import Catalog
+from sim.choice import affinity, choice_probabilities, examination_probabilities, sample_choice
+from sim.config import WorldConfig
+from sim.crn import counter_uniform
+from sim.events import EventType, Provenance
+from sim.log import EventLog
+from sim.population import SECONDS_PER_DAY, Population
+from sim.queries import QueryWriter
+from sim.search_flow import SearchFlowMixin
+from sim.types import FeedBatch, SearchIndex
+from sim.validation import validate_feed
+
+__all__ = ["END", "FEED", "SEARCH", "Emitter", "Responder", "Streams"]
+
+FEED, SEARCH, END = 0, 1, 2
+_NULLS = {"item_id": -1, "position": -1, "dwell_s": np.nan, "query_id": -1, "text": -1,
+          "origin": int(Provenance.UNKNOWN)}  # fmt: skip
+
+
+@dataclass
+class Streams:
+    """The behavioural random streams (each a component stream of ``RngStreams``)."""
+
+    browse: np.random.Generator
+    session: np.random.Generator
+    intent: np.random.Generator
+    query: np.random.Generator
+    search: np.random.Generator
+    suggest: np.random.Generator
+    arrivals_key: np.uint64
+
+
+@dataclass
+class Emitter:
+    """Collects the rows of one flush; written to the log grouped by batch row.
+
+    Each piece carries ``row`` (batch row) and ``seq`` (order within the row); rows are
+    written sorted by ``(row, seq)`` so a user's events stay together and in order.
+    """
+
+    pieces: list[dict[str, np.ndarray]] = field(default_factory=list)
+
+    def add(self, row: np.ndarray, seq: np.ndarray | int, **cols: object) -> None:
+        """Add rows; ``cols`` as in :meth:`EventLog.append` plus ``event``.
+
+        Args:
+            row: Shape ``(m,)`` batch row of each new event.
+            seq: Order of the events within their row (scalar or shape ``(m,)``).
+            **cols: Column values, scalars or shape ``(m,)`` arrays.
+        """
+        if len(row) == 0:
+            return
+        self.pieces.append({"row": row, "seq": seq, **cols})
+
+    def write(self, log: EventLog) -> int:
+        """Append everything to ``log`` in ``(row, seq)`` order; return the row count."""
+        if not self.pieces:
+            return 0
+        names = {k for p in self.pieces for k in p}
+        sizes = [len(p["row"]) for p in self.pieces]
+        n = sum(sizes)
+        merged = {}
+        for name in names:
+            parts = []
+            for p, m in zip(self.pieces, sizes, strict=True):
+                value = p.get(name, _NULLS.get(name))
+                parts.append(np.full(m, value) if np.ndim(value) == 0 else value)
+            merged[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        order = np.lexsort((merged.pop("seq"), merged.pop("row")))
+        event = merged.pop("event")[order]
+        log.append(n, event, **{k: v[order] for k, v in merged.items()})
+        self.pieces = []
+        return n
+
+
+class Responder(SearchFlowMixin):
+    """Computes users' reactions to served batches (see module docstring).
+
+    Args:
+        config: World configuration.
+        catalog: The catalogue (ground truth).
+        population: The users (ground truth).
+        index: The search engine.
+        policy: The bound policy.
+        log: The feedback log.
+        streams: Behavioural random streams.
+    """
+
+    def __init__(
+        self,
+        config: WorldConfig,
+        catalog: Catalog,
+        population: Population,
+        index: SearchIndex,
+        policy: Policy,
+        log: EventLog,
+        streams: Streams,
+    ) -> None:
+        self.cfg = config
+        self.catalog = catalog
+        self.pop = population
+        self.index = index
+        self.policy = policy
+        self.log = log
+        self.rng = streams
+        self.writer = QueryWriter(config.intent, catalog)
+        self.exam_prob = examination_probabilities(
+            config.feed.slate_size, config.feed.position_bias_exponent
+        )
+        self.episode = 0
+        self.next_session_id = 0
+        self.next_query_id = 0
+        self.sessions_finished = 0
+        self.slates_served = 0
+
+    @property
+    def policy_name(self) -> str:
+        """Registry name of the policy (for error messages)."""
+        return getattr(self.policy, "name", type(self.policy).__name__)
+
+    # ------------------------------------------------------------------ feed
+    def feed(
+        self, users: np.ndarray, t0: np.ndarray, now_s: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Serve one feed page to each user and compute their reactions.
+
+        Args:
+            users: Shape ``(n,)`` int64 distinct user ids.
+            t0: Shape ``(n,)`` float64 request times.
+            now_s: Simulated time of the batch.
+
+        Returns:
+            ``(action, resume_s)``, shapes ``(n,)``.
+        """
+        cfg, pop, cat = self.cfg, self.pop, self.catalog
+        n, size = users.shape[0], cfg.feed.slate_size
+        batch = FeedBatch(
+            user_ids=users.astype(np.int32),
+            session_ids=pop.session_id[users].copy(),
+            page=pop.feed_pages[users].astype(np.int16),
+            time_s=now_s,
+            episode=self.episode,
+            slate_size=size,
+        )
+        slates, origin = validate_feed(
+            self.policy_name, batch, self.policy.recommend(batch), cat.available
+        )
+        self.slates_served += n
+        pop.decay_satiation(users, t0, cfg.satiation.half_life_days)
+        theta = cat.topics[slates]
+        aff = affinity(pop.interests[users], theta, cat.topic_norm[slates])
+        sat = np.einsum("nsk,nk->ns", theta, pop.satiation[users])
+        ch = cfg.choice
+        util = ch.affinity_weight * aff + ch.quality_weight * cat.quality[slates]
+        util -= ch.satiation_weight * sat
+        rng = self.rng.browse
+        examined = rng.random((n, size)) < self.exam_prob[None, :]
+        choice = sample_choice(
+            choice_probabilities(util, examined, ch.no_click_logit), rng.random(n)
+        )
+        z_dwell = rng.standard_normal(n)
+        clicked = choice >= 0
+        rows_c = np.flatnonzero(clicked)
+        pos_c = choice[rows_c]
+        items_c = slates[rows_c, pos_c]
+        dwell_c = self._dwell(aff[rows_c, pos_c], cat.quality[items_c], z_dwell[rows_c])
+        scan = cfg.feed.scan_s_per_item
+        last = np.where(examined.any(axis=1), size - 1 - np.argmax(examined[:, ::-1], axis=1), -1)
+        last = np.where(clicked, np.maximum(last, choice), last)
+        duration = scan * (last + 1)
+        duration[rows_c] += dwell_c
+        t_end = t0 + duration
+
+        em = Emitter()
+        rows = np.repeat(np.arange(n), size)
+        pos = np.tile(np.arange(size), n)
+        sess = batch.session_ids
+        em.add(rows, pos, event=int(EventType.IMPRESSION), time_s=np.repeat(t0, size),
+               user_id=users[rows], session_id=sess[rows], item_id=slates.ravel(),
+               position=pos, origin=origin.ravel())  # fmt: skip
+        skip = examined.copy()
+        skip[rows_c, pos_c] = False
+        rs, ps = np.nonzero(skip)
+        em.add(rs, size + ps, event=int(EventType.SKIP), time_s=t0[rs] + scan * (ps + 1),
+               user_id=users[rs], session_id=sess[rs], item_id=slates[rs, ps], position=ps,
+               origin=origin[rs, ps])  # fmt: skip
+        em.add(rows_c, size + pos_c, event=int(EventType.CLICK),
+               time_s=t0[rows_c] + scan * (pos_c + 1), user_id=users[rows_c],
+               session_id=sess[rows_c], item_id=items_c, position=pos_c, dwell_s=dwell_c,
+               origin=origin[rows_c, pos_c])  # fmt: skip
+
+        users_c = users[rows_c]
+        pop.consume(
+            users_c, cat.topics[items_c], cfg.satiation.increment, cfg.drift.endogenous_rate
+        )
+        pop.feed_pages[users] += 1
+        pop.feed_clicks[users_c] += 1
+
+        # Next action: an intent (more likely after disappointing pages), another page, or leave.
+        pages = pop.feed_pages[users]
+        disappointment = 1.0 - pop.feed_clicks[users] / pages
+        p_intent = np.minimum(
+            1.0,
+            pop.search_propensity[users] * (1.0 + cfg.intent.disappointment_gain * disappointment),
+        )
+        srng = self.rng.session
+        intent = srng.random(n) < p_intent
+        p_cont = np.where(clicked, cfg.sessions.continue_after_click, pop.patience[users])
+        cont = (srng.random(n) < p_cont) & (pages < cfg.sessions.max_pages)
+        action = np.where(intent, SEARCH, np.where(cont, FEED, END))
+        resume = t_end.copy()
+        seq_after = 3 * size
+        rows_q = np.flatnonzero(action == SEARCH)
+        if rows_q.size:
+            topic, item = self.writer.form_intents(pop.interests[users[rows_q]], self.rng.intent)
+            resume[rows_q] = self._issue_queries(
+                em, rows_q, users[rows_q], sess[rows_q], t_end[rows_q], topic, item, seq_after
+            )
+        rows_e = np.flatnonzero(action == END)
+        self._end_sessions(em, rows_e, users[rows_e], sess[rows_e], t_end[rows_e], seq_after)
+        em.write(self.log)
+        return action, resume
+
+    def _dwell(self, aff: np.ndarray, quality: np.ndarray, z: np.ndarray) -> np.ndarray:
+        """``dwell = min(base * exp(g_a * aff + g_q * quality + sd * z), max)`` seconds."""
+        d = self.cfg.dwell
+        log_dwell = d.affinity_gain * aff + d.quality_gain * quality + d.log_sd * z
+        return np.minimum(d.base_s * np.exp(log_dwell), d.max_s).astype(np.float32)
+
+    # ------------------------------------------------------------ sessions
+    def open(
+        self, users: np.ndarray, t0: np.ndarray, now_s: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Open a session for each user, show suggested queries, let users click one.
+
+        Returns:
+            ``(action, resume_s)``, shapes ``(n,)``.
+        """
+        n = users.shape[0]
+        sess = np.arange(self.next_session_id, self.next_session_id + n, dtype=np.int64)
+        self.next_session_id += n
+        self.pop.open_sessions(users, sess, self.cfg.intent.max_reformulations)
+        em = Emitter()
+        rows = np.arange(n)
+        em.add(rows, 0, event=int(EventType.SESSION_START), time_s=t0, user_id=users,
+               session_id=sess)  # fmt: skip
+        action = np.full(n, FEED, dtype=np.int64)
+        resume = np.asarray(t0, dtype=np.float64).copy()
+        if self.cfg.suggestions.n_suggestions > 0:
+            self._suggest(em, users, sess, t0, now_s, action, resume)
+        em.write(self.log)
+        return action, resume
+
+    def _end_sessions(
+        self,
+        em: Emitter,
+        rows: np.ndarray,
+        users: np.ndarray,
+        sess: np.ndarray,
+        t_end: np.ndarray,
+        seq: int,
+    ) -> None:
+        """Log SESSION_END and draw each user's next start from their satisfaction.
+
+        ``s = clicks / (feed pages + queries)``;
+        ``rate = rate_u * exp(gain * (s - reference))``;
+        ``gap = max(min_gap, -ln(U_{u,k}) / rate)`` with ``U_{u,k}`` the user's
+        policy-independent ``k``-th arrival uniform.
+        """
+        if rows.size == 0:
+            return
+        pop, sc = self.pop, self.cfg.sessions
+        em.add(rows, seq + 10, event=int(EventType.SESSION_END), time_s=t_end, user_id=users,
+               session_id=sess)  # fmt: skip
+        clicks = pop.feed_clicks[users] + pop.search_clicks[users]
+        tries = np.maximum(pop.feed_pages[users] + pop.queries[users], 1)
+        satisfaction = clicks / tries
+        rate = pop.rate_per_day[users] * np.exp(
+            sc.retention_gain * (satisfaction - sc.satisfaction_reference)
+        )
+        u = counter_uniform(self.rng.arrivals_key, users, pop.n_sessions[users])
+        gap_s = np.maximum(-np.log(u) / rate * SECONDS_PER_DAY, sc.min_gap_s)
+        pop.next_start_s[users] = t_end + gap_s
+        pop.session_id[users] = -1
+        self.sessions_finished += rows.size

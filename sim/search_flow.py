@@ -1,0 +1,271 @@
+"""The search side of the responder: queries, cascade examination, suggestions.
+
+Mixed into :class:`sim.responder.Responder`; every method works on a whole batch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from sim.choice import choice_probabilities, sample_choice, sigmoid
+from sim.events import EventType, Provenance
+from sim.search import tokenize
+from sim.types import SearchBatch, SuggestBatch
+from sim.validation import validate_search, validate_suggestions
+
+if TYPE_CHECKING:
+    from sim.responder import Emitter
+
+__all__ = ["SearchFlowMixin"]
+
+_FEED, _SEARCH, _END = 0, 1, 2
+
+
+class SearchFlowMixin:
+    """Search and suggestion behaviour (needs the attributes of ``Responder``)."""
+
+    def _issue_queries(
+        self,
+        em: Emitter,
+        rows: np.ndarray,
+        users: np.ndarray,
+        sess: np.ndarray,
+        t: np.ndarray,
+        topic: np.ndarray,
+        item: np.ndarray,
+        seq: int,
+    ) -> np.ndarray:
+        """Write a query per user for the given intents and log QUERY events.
+
+        Returns:
+            Shape ``(n,)`` times at which the queries are submitted (after typing).
+        """
+        pop = self.pop
+        texts = self.writer.write(topic, item, self.rng.query)
+        n_words = np.array([len(q.split()) for q in texts], dtype=np.float64)
+        t_query = t + self.cfg.intent.typing_s_per_word * n_words
+        qids = np.arange(self.next_query_id, self.next_query_id + rows.size, dtype=np.int64)
+        self.next_query_id += rows.size
+        em.add(rows, seq + 5, event=int(EventType.QUERY), time_s=t_query, user_id=users,
+               session_id=sess, query_id=qids, text=self.log.add_texts(texts))  # fmt: skip
+        pop.intent_topic[users] = topic
+        pop.intent_item[users] = item
+        pop.pending_query_id[users] = qids
+        pop.pending_query.update(zip(users.tolist(), texts, strict=True))
+        pop.queries[users] += 1
+        return t_query
+
+    def search(
+        self, users: np.ndarray, t0: np.ndarray, now_s: float
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Run each user's pending query, let the policy re-rank, examine in cascade.
+
+        Rank 0 is examined; rank ``r + 1 < cascade_depth`` is examined if rank ``r`` was
+        examined, not clicked, and the user went on (``cascade_continue_prob``). An
+        examined result is clicked with probability
+        ``sigmoid(w_rel * rel + w_q * quality - threshold)`` (at least
+        ``known_item_click_prob`` for the known item), ``rel`` the cosine between the
+        result's topics and the intent (the topic's unit vector or the known item's
+        topics). The first click ends the cascade.
+
+        Returns:
+            ``(action, resume_s)``, shapes ``(n,)``.
+        """
+        cfg, pop, cat, ic = self.cfg, self.pop, self.catalog, self.cfg.intent
+        n = users.shape[0]
+        texts = [pop.pending_query.pop(u) for u in users.tolist()]
+        qids = pop.pending_query_id[users].copy()
+        sess = pop.session_id[users].copy()
+        k = ic.results_k
+        cand, scores = self.index.search(texts, k)
+        batch = SearchBatch(
+            user_ids=users.astype(np.int32),
+            query_ids=qids,
+            queries=texts,
+            candidates=cand,
+            scores=scores,
+            time_s=now_s,
+            episode=self.episode,
+        )
+        ranked = validate_search(self.policy_name, batch, self.policy.rank_search(batch))
+        depth = min(ic.cascade_depth, k)
+        shown = ranked[:, :depth]
+        valid = shown >= 0
+        safe = np.where(valid, shown, 0)
+        theta = cat.topics[safe]
+        norm = np.maximum(cat.topic_norm[safe], 1e-12)
+        topic = pop.intent_topic[users]
+        target = pop.intent_item[users]
+        known = target >= 0
+        rel = theta[np.arange(n), :, topic] / norm
+        if known.any():
+            tv = cat.topics[target[known]]
+            rel[known] = np.einsum("nsk,nk->ns", theta[known], tv) / (
+                norm[known] * cat.topic_norm[target[known]][:, None]
+            )
+        p = sigmoid(ic.relevance_weight * rel + cfg.choice.quality_weight * cat.quality[safe]
+                    - ic.relevance_threshold)  # fmt: skip
+        p = np.where(shown == target[:, None], np.maximum(p, ic.known_item_click_prob), p)
+        rng = self.rng.search
+        # Cascade: rank 0 is examined; rank r+1 only if rank r was examined, not
+        # clicked, and the user went on (probability cascade_continue_prob).
+        go_on = rng.random((n, depth)) < ic.cascade_continue_prob
+        reached = np.ones((n, depth), dtype=bool)
+        reached[:, 1:] = np.cumprod(go_on[:, :-1], axis=1).astype(bool)
+        reached &= valid
+        hit = reached & (rng.random((n, depth)) < p)
+        z_dwell = rng.standard_normal(n)
+        has = hit.any(axis=1)
+        first = np.argmax(hit, axis=1)
+        n_examined = reached.sum(axis=1)
+        scan = cfg.feed.scan_s_per_item
+
+        em = self._new_emitter()
+        rs, ps = np.nonzero(valid)
+        em.add(rs, ps, event=int(EventType.SEARCH_IMPRESSION), time_s=t0[rs], user_id=users[rs],
+               session_id=sess[rs], item_id=shown[rs, ps], position=ps, query_id=qids[rs],
+               origin=int(Provenance.SEARCH))  # fmt: skip
+        rows_c = np.flatnonzero(has)
+        pos_c = first[rows_c]
+        items_c = shown[rows_c, pos_c]
+        users_c = users[rows_c]
+        aff_c = self._affinity_rows(users_c, items_c)
+        dwell_c = self._dwell(aff_c, cat.quality[items_c], z_dwell[rows_c])
+        em.add(rows_c, depth + 1, event=int(EventType.SEARCH_CLICK),
+               time_s=t0[rows_c] + scan * (pos_c + 1), user_id=users_c, session_id=sess[rows_c],
+               item_id=items_c, position=pos_c, dwell_s=dwell_c, query_id=qids[rows_c],
+               origin=int(Provenance.SEARCH))  # fmt: skip
+        pop.decay_satiation(users_c, t0[rows_c], cfg.satiation.half_life_days)
+        pop.consume(
+            users_c, cat.topics[items_c], cfg.satiation.increment, cfg.drift.endogenous_rate
+        )
+        pop.search_clicks[users_c] += 1
+
+        t_end = t0 + scan * n_examined
+        t_end[rows_c] = t0[rows_c] + scan * (pos_c + 1) + dwell_c
+        srng = self.rng.session
+        u_reform, u_cont = srng.random(n), srng.random(n)
+        reform = ~has & (pop.reformulations_left[users] > 0) & (u_reform < ic.reformulate_prob)
+        abandon = ~has & ~reform
+        rows_a = np.flatnonzero(abandon)
+        em.add(rows_a, depth + 2, event=int(EventType.QUERY_ABANDON), time_s=t_end[rows_a],
+               user_id=users[rows_a], session_id=sess[rows_a], query_id=qids[rows_a])  # fmt: skip
+        p_cont = np.where(has, cfg.sessions.continue_after_click, pop.patience[users])
+        cont = (u_cont < p_cont) & (pop.feed_pages[users] < cfg.sessions.max_pages)
+        action = np.where(reform, _SEARCH, np.where(cont, _FEED, _END))
+        resume = t_end.copy()
+        rows_r = np.flatnonzero(reform)
+        if rows_r.size:
+            ur = users[rows_r]
+            pop.reformulations_left[ur] -= 1
+            resume[rows_r] = self._issue_queries(
+                em, rows_r, ur, sess[rows_r], t_end[rows_r], topic[rows_r], target[rows_r], depth
+            )
+        rows_e = np.flatnonzero(action == _END)
+        self._end_sessions(em, rows_e, users[rows_e], sess[rows_e], t_end[rows_e], depth + 3)
+        em.write(self.log)
+        return action, resume
+
+    def _affinity_rows(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Cosine of user interests and item topics, one pair per row, shape ``(n,)``."""
+        cat = self.catalog
+        interests = self.pop.interests[users]
+        dot = np.einsum("nk,nk->n", interests, cat.topics[items])
+        den = np.linalg.norm(interests, axis=1) * cat.topic_norm[items]
+        return dot / np.maximum(den, 1e-12)
+
+    def _new_emitter(self) -> Emitter:
+        from sim.responder import Emitter
+
+        return Emitter()
+
+    def _suggest(
+        self,
+        em: Emitter,
+        users: np.ndarray,
+        sess: np.ndarray,
+        t0: np.ndarray,
+        now_s: float,
+        action: np.ndarray,
+        resume: np.ndarray,
+    ) -> None:
+        """Show suggested queries; a user clicks at most one (MNL with a no-click option).
+
+        Suggestion ``i`` has utility ``base + w * m_i`` (no click: 0), with ``m_i`` the
+        mean over its words of the user's interest in each word's topic (0 for generic
+        or unknown words). A click issues the query, whose intent topic is the query
+        words' topic the user likes most. Updates ``action`` and ``resume`` in place.
+        """
+        cfg, pop, sg = self.cfg, self.pop, self.cfg.suggestions
+        n = users.shape[0]
+        batch = SuggestBatch(
+            user_ids=users.astype(np.int32),
+            session_ids=sess,
+            time_s=now_s,
+            episode=self.episode,
+            n_suggestions=sg.n_suggestions,
+        )
+        suggestions = validate_suggestions(
+            self.policy_name, n, sg.n_suggestions, self.policy.suggest_queries(batch)
+        )
+        counts = np.array([len(s) for s in suggestions], dtype=np.int64)
+        if counts.sum() == 0:
+            return
+        flat = [q for s in suggestions for q in s]
+        rows = np.repeat(np.arange(n), counts)
+        slot = np.arange(flat.__len__()) - np.repeat(np.cumsum(counts) - counts, counts)
+        text_idx = self.log.add_texts(flat)
+        em.add(rows, 1 + slot, event=int(EventType.SUGGESTION_SHOWN), time_s=t0[rows],
+               user_id=users[rows], session_id=sess[rows], position=slot,
+               text=text_idx)  # fmt: skip
+        # Match of each suggestion: mean interest in its words' topics.
+        vocab = self.catalog.vocab
+        word_topics = [
+            [int(vocab.word_topic[vocab.index[w]]) if w in vocab.index else -1 for w in tokenize(q)]
+            for q in flat
+        ]
+        n_words = np.array([max(len(w), 1) for w in word_topics], dtype=np.float64)
+        wq = np.repeat(np.arange(len(flat)), [len(w) for w in word_topics])
+        wt = np.array([t for w in word_topics for t in w], dtype=np.int64)
+        interest = np.where(wt >= 0, pop.interests[users[rows[wq]], np.maximum(wt, 0)], 0.0)
+        match = np.bincount(wq, weights=interest, minlength=len(flat)) / n_words
+        width = int(counts.max())
+        util = np.full((n, width), -np.inf)
+        util[rows, slot] = sg.base_logit + sg.match_weight * match
+        shown = np.isfinite(util)
+        probs = choice_probabilities(np.where(shown, util, 0.0), shown, 0.0)
+        choice = sample_choice(probs, self.rng.suggest.random(n))
+        rows_c = np.flatnonzero(choice >= 0)
+        if rows_c.size == 0:
+            return
+        slot_c = choice[rows_c]
+        flat_c = (np.cumsum(counts) - counts)[rows_c] + slot_c
+        users_c = users[rows_c]
+        texts = [flat[i] for i in flat_c.tolist()]
+        t_click = t0[rows_c] + cfg.feed.scan_s_per_item * (slot_c + 1)
+        qids = np.arange(self.next_query_id, self.next_query_id + rows_c.size, dtype=np.int64)
+        self.next_query_id += rows_c.size
+        idx_c = text_idx[flat_c]
+        em.add(rows_c, 100, event=int(EventType.SUGGESTION_CLICK), time_s=t_click,
+               user_id=users_c, session_id=sess[rows_c], position=slot_c, query_id=qids,
+               text=idx_c)  # fmt: skip
+        em.add(rows_c, 101, event=int(EventType.QUERY), time_s=t_click, user_id=users_c,
+               session_id=sess[rows_c], query_id=qids, text=idx_c)  # fmt: skip
+        # Intent topic: the query's word topic with the highest interest for this user.
+        topic = np.empty(rows_c.size, dtype=np.int32)
+        for j, (u, fi) in enumerate(zip(users_c.tolist(), flat_c.tolist(), strict=True)):
+            ts = [t for t in word_topics[fi] if t >= 0]
+            topic[j] = (
+                max(ts, key=lambda t, u=u: (pop.interests[u, t], -t))
+                if ts
+                else int(np.argmax(pop.interests[u]))
+            )
+        pop.intent_topic[users_c] = topic
+        pop.intent_item[users_c] = -1
+        pop.pending_query_id[users_c] = qids
+        pop.pending_query.update(zip(users_c.tolist(), texts, strict=True))
+        pop.queries[users_c] += 1
+        action[rows_c] = _SEARCH
+        resume[rows_c] = t_click

@@ -1,0 +1,279 @@
+"""The world: wiring (``build_world``) and the episode loop (``World.run_episode``).
+
+Episode ``e`` covers simulated days ``[e * L, (e + 1) * L)``. Every session that
+*starts* inside the episode runs to its natural end inside the same episode (its last
+events may be stamped slightly after the boundary); a user whose next session would
+start at or after the boundary waits for the next episode. An episode's log is
+therefore self-contained: every session in it has its SESSION_START and SESSION_END.
+At the end of an episode the exogenous random walk takes one step of
+``exogenous_sd_per_day * sqrt(L)`` and a ground-truth snapshot is taken.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import simpy
+
+from policies.base import Policy, PolicyContext
+from sim.catalog import Catalog, make_vocabulary
+from sim.config import WorldConfig
+from sim.crn import counter_uniform, stream_key
+from sim.log import EventLog
+from sim.population import SECONDS_PER_DAY, Population
+from sim.responder import END, Responder, Streams
+from sim.rng import RngStreams
+from sim.search import BM25Index
+from sim.serving import OPEN, Batcher
+from sim.types import CatalogView
+
+__all__ = ["EpisodeResult", "TruthSnapshot", "World", "build_world"]
+
+_PROGRESS_STEPS = 48
+
+
+@dataclass(frozen=True)
+class TruthSnapshot:
+    """Ground truth at the end of an episode (never shown to policies).
+
+    Attributes:
+        episode: Episode index.
+        interests: Shape ``(n_users, n_topics)`` float32.
+        satiation: Shape ``(n_users, n_topics)`` float32, decayed to the episode end.
+        drift_endogenous: Shape ``(n_users, n_topics)`` float32, cumulative
+            consumption-driven change of the interests since the run started.
+        drift_exogenous: Same for the exogenous random walk; ``interests ==
+            initial + drift_endogenous + drift_exogenous`` up to rounding.
+    """
+
+    episode: int
+    interests: np.ndarray
+    satiation: np.ndarray
+    drift_endogenous: np.ndarray
+    drift_exogenous: np.ndarray
+
+
+@dataclass(frozen=True)
+class EpisodeResult:
+    """What one episode produced."""
+
+    episode: int
+    events: pa.Table
+    truth: TruthSnapshot
+    n_sessions: int
+    n_slates: int
+    n_events: int
+
+
+class World:
+    """A wired world; build it with :func:`build_world`.
+
+    Attributes:
+        config: The world configuration.
+        n_users: Number of users.
+        catalog: The full catalogue including latent topics (for metrics and oracles;
+            never passed to policies).
+        population: The users' latent state (ground truth).
+    """
+
+    def __init__(
+        self,
+        config: WorldConfig,
+        streams: RngStreams,
+        env: simpy.Environment,
+        catalog: Catalog,
+        index: BM25Index,
+        population: Population,
+        responder: Responder,
+        batcher: Batcher,
+    ) -> None:
+        self.config = config
+        self.n_users = population.n_users
+        self.streams = streams
+        self.env = env
+        self.catalog = catalog
+        self.index = index
+        self.population = population
+        self.responder = responder
+        self.batcher = batcher
+        self.policy = responder.policy
+        self._next_episode = 0
+        self._episode_end_s = 0.0
+        self._last_truth: TruthSnapshot | None = None
+
+    def catalog_view(self) -> CatalogView:
+        """The policy-visible catalogue view."""
+        return self.catalog.view()
+
+    def truth_snapshot(self) -> TruthSnapshot:
+        """Current ground truth (satiation decayed to the current simulated time)."""
+        return self._snapshot(self._next_episode - 1, self.env.now)
+
+    def _snapshot(self, episode: int, time_s: float) -> TruthSnapshot:
+        pop = self.population
+        dt = np.maximum(time_s - pop.satiation_time_s, 0.0)
+        half_life_s = self.config.satiation.half_life_days * SECONDS_PER_DAY
+        satiation = pop.satiation * np.exp2(-dt / half_life_s)[:, None]
+        return TruthSnapshot(
+            episode=episode,
+            interests=pop.interests.astype(np.float32),
+            satiation=satiation.astype(np.float32),
+            drift_endogenous=pop.drift_endogenous.astype(np.float32),
+            drift_exogenous=pop.drift_exogenous.astype(np.float32),
+        )
+
+    # -------------------------------------------------------------- episodes
+    def run_episode(
+        self, episode: int, progress: Callable[[int], None] | None = None
+    ) -> EpisodeResult:
+        """Simulate days ``[episode * L, (episode + 1) * L)``; does not call ``policy.update``.
+
+        Args:
+            episode: Episode index; episodes must be run in order from 0.
+            progress: Called with the number of sessions finished since its last call.
+
+        Returns:
+            The episode's events, ground truth and counts.
+
+        Raises:
+            ValueError: If ``episode`` is not the next episode.
+        """
+        if episode != self._next_episode:
+            raise ValueError(f"expected episode {self._next_episode}, got {episode}")
+        length_s = self.config.episode_length_days * SECONDS_PER_DAY
+        start_s, end_s = episode * length_s, (episode + 1) * length_s
+        self._episode_end_s = end_s
+        resp = self.responder
+        resp.episode = episode
+        sessions0, slates0 = resp.next_session_id, resp.slates_served
+        self._schedule_drops(start_s, end_s)
+        pop = self.population
+        starting = np.flatnonzero(pop.next_start_s < end_s)
+        starting = starting[np.argsort(pop.next_start_s[starting], kind="stable")]
+        for user in starting.tolist():
+            self.env.process(self._user_process(user, float(pop.next_start_s[user])))
+        reported = resp.sessions_finished
+        for step in range(1, _PROGRESS_STEPS + 1):
+            until = start_s + length_s * step / _PROGRESS_STEPS
+            if until > self.env.now:
+                self.env.run(until=until)
+            if progress is not None and resp.sessions_finished > reported:
+                progress(resp.sessions_finished - reported)
+                reported = resp.sessions_finished
+        self.env.run()  # drain: sessions started before the boundary finish
+        if progress is not None and resp.sessions_finished > reported:
+            progress(resp.sessions_finished - reported)
+        drift = self.config.drift
+        z = self.streams.get(f"drift/exogenous/{episode}").standard_normal(
+            (self.n_users, self.config.catalog.n_topics)
+        )
+        pop.exogenous_step(
+            z, drift.exogenous_sd_per_day * math.sqrt(self.config.episode_length_days),
+            drift.min_interest,
+        )  # fmt: skip
+        self._next_episode = episode + 1
+        truth = self._snapshot(episode, end_s)
+        events = resp.log.take_table(episode)
+        return EpisodeResult(
+            episode=episode,
+            events=events,
+            truth=truth,
+            n_sessions=resp.next_session_id - sessions0,
+            n_slates=resp.slates_served - slates0,
+            n_events=events.num_rows,
+        )
+
+    def _user_process(self, user: int, start_s: float) -> Iterator[simpy.Event]:
+        env, request, pop = self.env, self.batcher.request, self.population
+        t = start_s
+        while True:
+            if t > env.now:
+                yield env.timeout(t - env.now)
+            pop.clock_s[user] = t
+            action = yield request(OPEN, user)
+            while action != END:
+                action = yield request(action, user)
+            t = float(pop.next_start_s[user])
+            if t >= self._episode_end_s:
+                return
+
+    def _schedule_drops(self, start_s: float, end_s: float) -> None:
+        cfg = self.config.catalog
+        if cfg.new_items_rate_per_day <= 0:
+            return
+        interval_s = cfg.release_interval_hours * 3600.0
+        first = max(1, math.ceil(start_s / interval_s))
+        drop = first
+        while drop * interval_s < end_s:
+            self.env.process(self._drop_process(drop, drop * interval_s, interval_s))
+            drop += 1
+
+    def _drop_process(self, drop: int, at_s: float, interval_s: float) -> Iterator[simpy.Event]:
+        if at_s > self.env.now:
+            yield self.env.timeout(at_s - self.env.now)
+        rng = self.streams.get(f"catalog/drop/{drop}")
+        rate = self.config.catalog.new_items_rate_per_day * interval_s / SECONDS_PER_DAY
+        n_new = int(rng.poisson(rate))
+        if n_new == 0:
+            return
+        created = np.sort(at_s - rng.uniform(0.0, interval_s, size=n_new))
+        self.catalog.add_items(n_new, created, rng)
+        self.index.rebuild(self.catalog.titles, self.catalog.available)
+        self.policy.on_catalog_change(self.catalog.view())
+
+
+def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
+    """Wire a world from its configuration, a root seed and a policy.
+
+    Args:
+        config: Validated world configuration.
+        seed: Root seed of the run.
+        policy: An unbound policy; it is bound here with its own ``"policy"`` stream.
+
+    Returns:
+        The world, ready for ``run_episode(0)``.
+    """
+    # 1. Named random streams: one per component, none global.
+    streams = RngStreams(seed)
+    # 2. Catalogue: vocabulary, then items (exogenous: independent of the policy).
+    vocab = make_vocabulary(config.catalog, streams.get("catalog/vocabulary"))
+    catalog = Catalog(config.catalog, vocab, streams.get("catalog/items"))
+    # 3. Search engine over the available items' titles.
+    index = BM25Index(catalog.titles, catalog.available)
+    # 4. Users, and their first session starts (counter-based, policy-independent).
+    population = Population(config, streams.get("population"))
+    arrivals_key = stream_key(seed, "arrivals")
+    users = np.arange(population.n_users)
+    first_u = counter_uniform(arrivals_key, users, np.zeros_like(users))
+    population.next_start_s = -np.log(first_u) / population.rate_per_day * SECONDS_PER_DAY
+    # 5. The feedback log and the behavioural streams.
+    log = EventLog()
+    behaviour = Streams(
+        browse=streams.get("behaviour/browse"),
+        session=streams.get("behaviour/session"),
+        intent=streams.get("behaviour/intent"),
+        query=streams.get("behaviour/query"),
+        search=streams.get("behaviour/search"),
+        suggest=streams.get("behaviour/suggest"),
+        arrivals_key=arrivals_key,
+    )
+    # 6. Bind the policy: observable catalogue, search engine, its own stream.
+    policy.bind(
+        PolicyContext(
+            catalog=catalog.view(),
+            search=index,
+            n_users=population.n_users,
+            slate_size=config.feed.slate_size,
+            n_suggestions=config.suggestions.n_suggestions,
+            rng=streams.get("policy"),
+        )
+    )
+    # 7. Responder (vectorised user reactions) and serving batcher on a simpy clock.
+    env = simpy.Environment()
+    responder = Responder(config, catalog, population, index, policy, log, behaviour)
+    batcher = Batcher(env, responder, config.serving.batch_window_s, config.serving.max_batch_size)
+    return World(config, streams, env, catalog, index, population, responder, batcher)

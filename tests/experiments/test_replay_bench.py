@@ -1,0 +1,98 @@
+"""Bench runner: tuning picks by validation, deterministic reuse, adapter extras."""
+
+from __future__ import annotations
+
+import types
+from typing import ClassVar
+
+import numpy as np
+
+from experiments.replay import bench
+from experiments.replay.models import ModelSpec
+from experiments.replay.protocol import ReplayDataset, TrainData
+from experiments.replay.report import protocol_check, render_table, result_records
+from experiments.replay.split import make_stage
+
+
+class Oracle:
+    """Scores the item after the last one highly when ``good``; counts fits per seed."""
+
+    deterministic = False
+    fits: ClassVar[list[tuple[str, int]]] = []
+
+    def __init__(self, good: bool = True) -> None:
+        self.good = good
+        self.name = "oracle"
+
+    def fit(self, data: TrainData, seed: int) -> None:
+        Oracle.fits.append((data.stage, seed))
+        self.n = data.dataset.n_items
+
+    def score(self, histories: list[np.ndarray]) -> np.ndarray:
+        out = np.zeros((len(histories), self.n), dtype=np.float32)
+        for row, h in enumerate(histories):
+            if len(h) and self.good:
+                out[row, (h[-1] + 1) % self.n] = 1.0
+        return out
+
+
+def stages():
+    seqs = [np.arange(s, s + 5) % 8 for s in range(8)]
+    ds = ReplayDataset("tiny", 8, seqs)
+    return {s: make_stage(ds, s) for s in ("valid", "test")}
+
+
+def test_tuning_picks_best_validation_setting_and_runs_each_seed() -> None:
+    Oracle.fits = []
+    spec = ModelSpec("oracle", lambda p: Oracle(**p), [{"good": False}, {"good": True}], False)
+    res = bench.run_model(spec, stages(), [0, 1], progress=False)
+    assert res.params == [{"good": True}, {"good": True}]
+    assert res.per_seed[0]["recall@5"] == 1.0 and res.valid == [1.0, 1.0]
+    # per seed: two validation fits, then one refit on the test stage
+    assert Oracle.fits == [
+        ("valid", 0),
+        ("valid", 0),
+        ("test", 0),
+        ("valid", 1),
+        ("valid", 1),
+        ("test", 1),
+    ]
+
+
+def test_deterministic_models_are_run_once() -> None:
+    Oracle.fits = []
+    spec = ModelSpec("oracle", lambda p: Oracle(), [{}], True)
+    res = bench.run_model(spec, stages(), [0, 1, 2], progress=False)
+    assert Oracle.fits == [("test", 0)]  # single setting: no validation pass
+    assert len(res.per_seed) == 3 and res.std("ndcg@10") == 0.0
+
+
+def test_adapter_extras_are_called_with_the_arguments_they_name() -> None:
+    module = types.SimpleNamespace(
+        query_metrics=lambda model, dataset, seed, k=10: {"query_hit@10": 0.5, "seed": seed},
+        offline_self_enhancement=lambda model, needs_unknown: None,
+    )
+    spec = ModelSpec("onefeed", lambda p: Oracle(), [{}], True, module)
+    res = bench.run_model(spec, stages(), [4], progress=False)
+    recs = result_records("tiny", [res])
+    assert recs[0]["query_head"] == [{"seed": 4, "value": {"query_hit@10": 0.5, "seed": 4}}]
+    assert "needs_unknown" in recs[0]["self_enhancement"][0]["value"]["error"]
+
+
+def test_protocol_check_and_table() -> None:
+    res = bench.ModelResult(
+        "popularity-all",
+        [0],
+        [{"recall@5": 0.008, "ndcg@5": 0.0044, "recall@10": 0.0150, "ndcg@10": 0.0070}],
+        [{}],
+        [None],
+        1.0,
+        100.0,
+    )
+    check = protocol_check("beauty", [res])
+    # |0.0150 - 0.0152| / 0.0152 = 1.3 %, |0.0070 - 0.0068| / 0.0068 = 2.9 % → pass
+    assert check["passed"]
+    assert abs(check["relative_gap"]["ndcg@10"] - 0.0002 / 0.0068) < 1e-12
+    table = render_table("beauty", [res])
+    assert "TIGER" in table and "PASS" in table and "popularity-all" in table
+    assert protocol_check("ml-100k", [res]) is None
