@@ -7,35 +7,19 @@ feedback passed to :meth:`Policy.update` after each episode (strictly past data)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 
-from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SearchIndex, SuggestBatch
+from sim.types import (
+    CatalogView,
+    FeedBatch,
+    FeedResponse,
+    PolicyContext,
+    SearchBatch,
+    SuggestBatch,
+)
 
 __all__ = ["Policy", "PolicyContext"]
-
-
-@dataclass(frozen=True)
-class PolicyContext:
-    """What a policy is given once, when it is bound to a world.
-
-    Attributes:
-        catalog: Read-only view of the items' observable attributes.
-        search: The world's search engine.
-        n_users: Number of users (user ids are ``0 .. n_users - 1``).
-        slate_size: Items per feed slate.
-        n_suggestions: Maximum suggested queries per request.
-        rng: The policy's own random stream.
-    """
-
-    catalog: CatalogView
-    search: SearchIndex
-    n_users: int
-    slate_size: int
-    n_suggestions: int
-    rng: np.random.Generator
 
 
 class Policy:

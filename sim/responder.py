@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from policies.base import Policy
 from sim.catalog import Catalog
 from sim.choice import affinity, choice_probabilities, examination_probabilities, sample_choice
 from sim.config import WorldConfig
@@ -26,6 +25,7 @@ from sim.population import SECONDS_PER_DAY, Population
 from sim.queries import QueryWriter
 from sim.search_flow import SearchFlowMixin
 from sim.types import FeedBatch, SearchIndex
+from sim.types import ServedPolicy as Policy
 from sim.validation import validate_feed
 
 __all__ = ["END", "FEED", "SEARCH", "Emitter", "Responder", "Streams"]

@@ -9,7 +9,7 @@ never appears in these types.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -17,8 +17,10 @@ __all__ = [
     "CatalogView",
     "FeedBatch",
     "FeedResponse",
+    "PolicyContext",
     "SearchBatch",
     "SearchIndex",
+    "ServedPolicy",
     "SuggestBatch",
 ]
 
@@ -149,4 +151,59 @@ class SearchIndex(Protocol):
             float32 (``-inf`` on padding), best first. Items with a zero score are
             not returned.
         """
+        ...
+
+
+@dataclass(frozen=True)
+class PolicyContext:
+    """What a policy is given once, when it is bound to a world.
+
+    Attributes:
+        catalog: Read-only view of the items' observable attributes.
+        search: The world's search engine.
+        n_users: Number of users (user ids are ``0 .. n_users - 1``).
+        slate_size: Items per feed slate.
+        n_suggestions: Maximum suggested queries per request.
+        rng: The policy's own random stream.
+    """
+
+    catalog: CatalogView
+    search: SearchIndex
+    n_users: int
+    slate_size: int
+    n_suggestions: int
+    rng: np.random.Generator
+
+
+@runtime_checkable
+class ServedPolicy(Protocol):
+    """What the world needs of a policy (``policies.base.Policy`` implements it).
+
+    Defined here so that ``sim`` never imports ``policies``.
+    """
+
+    name: str
+
+    def bind(self, context: PolicyContext) -> None:
+        """Attach to a world before the first request."""
+        ...
+
+    def on_catalog_change(self, catalog: CatalogView) -> None:
+        """Items arrived or became unavailable."""
+        ...
+
+    def recommend(self, batch: FeedBatch) -> FeedResponse:
+        """One slate per request."""
+        ...
+
+    def rank_search(self, batch: SearchBatch) -> np.ndarray:
+        """A re-ordering of the search candidates."""
+        ...
+
+    def suggest_queries(self, batch: SuggestBatch) -> list[list[str]]:
+        """Suggested queries per request."""
+        ...
+
+    def update(self, events: Any) -> None:
+        """Learn from a finished episode's log slice."""
         ...

@@ -19,7 +19,6 @@ import numpy as np
 import pyarrow as pa
 import simpy
 
-from policies.base import Policy, PolicyContext
 from sim.catalog import Catalog, make_vocabulary
 from sim.config import WorldConfig
 from sim.crn import counter_uniform, stream_key
@@ -29,7 +28,8 @@ from sim.responder import END, Responder, Streams
 from sim.rng import RngStreams
 from sim.search import BM25Index
 from sim.serving import OPEN, Batcher
-from sim.types import CatalogView
+from sim.types import CatalogView, PolicyContext
+from sim.types import ServedPolicy as Policy
 
 __all__ = ["EpisodeResult", "TruthSnapshot", "World", "build_world"]
 
