@@ -4,7 +4,16 @@
 from policies import baselines as _baselines  # noqa: F401
 from policies import collaborative as _collaborative  # noqa: F401
 from policies import exploration as _exploration  # noqa: F401
+from policies import oracle as _oracle  # noqa: F401
 from policies.base import Policy, PolicyContext
+from policies.conformance import check_policy
 from policies.registry import available_policies, make_policy, register_policy
 
-__all__ = ["Policy", "PolicyContext", "available_policies", "make_policy", "register_policy"]
+__all__ = [
+    "Policy",
+    "PolicyContext",
+    "available_policies",
+    "check_policy",
+    "make_policy",
+    "register_policy",
+]

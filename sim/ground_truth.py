@@ -1,0 +1,60 @@
+"""A read-only window on the users' true utilities, for explicitly enabled oracles only.
+
+Policies never receive this object through the serving path. A scenario must enable
+an oracle explicitly; the application then hands this view to the oracle policy, and
+every report labels that policy as an upper bound.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.catalog import Catalog
+from sim.config import WorldConfig
+from sim.population import SECONDS_PER_DAY, Population
+
+__all__ = ["GroundTruthView"]
+
+
+class GroundTruthView:
+    """True expected utilities of items for users, as the choice model computes them.
+
+    ``v(u, i) = w_aff · cos(interests_u, topics_i) + w_q · quality_i
+    − w_sat · topics_i · satiation_u(t)``, with satiation decayed to time ``t``.
+
+    Args:
+        config: World configuration (choice weights, satiation half-life).
+        catalog: The catalogue (latent topics and quality).
+        population: The users (latent interests and satiation).
+    """
+
+    def __init__(self, config: WorldConfig, catalog: Catalog, population: Population) -> None:
+        self._config = config
+        self._catalog = catalog
+        self._population = population
+
+    def utilities(self, user_ids: np.ndarray, time_s: float) -> np.ndarray:
+        """True utilities of every item for each user at ``time_s``.
+
+        Args:
+            user_ids: Shape ``(n,)`` user ids.
+            time_s: Simulated time, seconds since the run started.
+
+        Returns:
+            Shape ``(n, n_items)`` float64 (unavailable items included; mask them).
+        """
+        cfg, cat, pop = self._config, self._catalog, self._population
+        users = np.asarray(user_ids, dtype=np.int64)
+        interests = pop.interests[users]
+        cos = (interests @ cat.topics.T.astype(np.float64)) / np.maximum(
+            np.linalg.norm(interests, axis=1)[:, None] * cat.topic_norm[None, :], 1e-12
+        )
+        half_life_s = cfg.satiation.half_life_days * SECONDS_PER_DAY
+        dt = np.maximum(time_s - pop.satiation_time_s[users], 0.0)
+        satiation = pop.satiation[users] * np.exp2(-dt / half_life_s)[:, None]
+        choice = cfg.choice
+        return (
+            choice.affinity_weight * cos
+            + choice.quality_weight * cat.quality[None, :].astype(np.float64)
+            - choice.satiation_weight * (satiation @ cat.topics.T.astype(np.float64))
+        )
