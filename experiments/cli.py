@@ -23,7 +23,12 @@ from experiments.errors import UserError
 __all__ = ["LAZY_COMMANDS", "add_lazy_command", "main"]
 
 #: Commands defined in other modules: name → ("module:attribute", short help).
-LAZY_COMMANDS: dict[str, tuple[str, str]] = {}
+LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "replay": (
+        "experiments.replay.cli:replay_command",
+        "Offline replay bench on real logs (MovieLens, Amazon).",
+    ),
+}
 
 EXIT_INTERRUPTED = 130
 
@@ -103,7 +108,12 @@ def main() -> None:
 def run(
     scenario: str, seed: int | None, out: Path | None, policy: str | None, progress: bool | None
 ) -> None:
-    """Simulate SCENARIO (a YAML path, or a name in scenarios/) and write a run directory."""
+    """Simulate a scenario and write a run directory.
+
+    SCENARIO is a YAML file, or the name of one in the project's scenarios/ folder
+    (e.g. `quickstart`). Ctrl-C stops the run: finished episodes stay readable and the
+    manifest says `incomplete` (exit code 130).
+    """
     from experiments.config import load_scenario, resolve_scenario_path, with_overrides
     from experiments.run import run_scenario
     from experiments.rundir import command_line, default_run_dir

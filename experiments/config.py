@@ -10,7 +10,6 @@ line ``file:line: dotted.key.path: reason``.
 
 from __future__ import annotations
 
-import difflib
 import re
 from pathlib import Path
 from typing import Annotated, Any
@@ -21,13 +20,15 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from experiments.config_errors import describe_error, format_validation_error
 from experiments.errors import ScenarioError, UserError
 from experiments.metrics import available_metrics
-from experiments.yaml_marks import KeyPath, MarkedYaml, format_path, load_marked_yaml
+from experiments.yaml_marks import MarkedYaml, load_marked_yaml
 from policies import available_policies, make_policy
 from sim.config import WorldConfig
 
@@ -38,6 +39,7 @@ __all__ = [
     "Scenario",
     "available_scenarios",
     "load_scenario",
+    "needs_ground_truth",
     "resolve_scenario_path",
     "scenario_from_data",
     "scenario_json_schema",
@@ -73,6 +75,11 @@ class PolicySpec(BaseModel):
         except (TypeError, ValueError) as exc:
             raise ValueError(f"invalid params for policy {self.name!r}: {exc}") from None
         return self
+
+
+def needs_ground_truth(spec: PolicySpec) -> bool:
+    """Whether the policy of ``spec`` declares ``needs_ground_truth`` (an oracle)."""
+    return bool(getattr(make_policy(spec.name, **spec.params), "needs_ground_truth", False))
 
 
 def _policy_from_name(value: Any) -> Any:
@@ -120,6 +127,11 @@ class Scenario(BaseModel):
     description: str = Field(default="", description="What the scenario is for.")
     seed: int = Field(default=0, ge=0, description="Root seed of the run; `--seed` overrides it.")
     episodes: int = Field(ge=1, description="Number of episodes to simulate.")
+    allow_ground_truth: bool = Field(
+        default=False,
+        description="Allow a policy that sees the simulator's ground truth, such as "
+        "`oracle`; its results are an upper bound, never a real policy's.",
+    )
     policy: Annotated[
         PolicySpec,
         BeforeValidator(_policy_from_name, json_schema_input_type=str | PolicySpec),
@@ -140,133 +152,20 @@ class Scenario(BaseModel):
             )
         return value
 
+    @field_validator("policy")
+    @classmethod
+    def _check_ground_truth(cls, value: PolicySpec, info: ValidationInfo) -> PolicySpec:
+        if needs_ground_truth(value) and not info.data.get("allow_ground_truth", False):
+            raise ValueError(
+                f"the {value.name!r} policy sees the simulator's ground truth (an upper "
+                "bound); set `allow_ground_truth: true` in the scenario to run it"
+            )
+        return value
+
     @property
     def policy_name(self) -> str:
         """Registered name of the scenario's policy."""
         return self.policy.name
-
-
-# --------------------------------------------------------------------------- errors
-
-
-def _show(value: Any) -> str:
-    """Render an offending input value the way it would look in YAML."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _number(value: Any) -> str:
-    """``0.0`` → ``0``, other values unchanged (bounds read like the user wrote them)."""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _clean_loc(loc: tuple[Any, ...], data: Any) -> KeyPath:
-    """Drop pydantic's internal loc parts (union tags, validator names) not in the data."""
-    path: list[str | int] = []
-    current = data
-    for i, part in enumerate(loc):
-        last = i == len(loc) - 1
-        in_dict = isinstance(current, dict) and part in current
-        in_list = isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current)
-        if in_dict or in_list:
-            path.append(part)
-            current = current[part]
-        elif last or not isinstance(current, dict | list):
-            path.append(part)
-            current = None
-    return tuple(path)
-
-
-def _model_at(path: KeyPath) -> type[BaseModel] | None:
-    """The pydantic model class describing the mapping at ``path`` (for key suggestions)."""
-    model: type[BaseModel] = Scenario
-    for part in path:
-        field = model.model_fields.get(str(part))
-        if field is None:
-            return None
-        annotation = field.annotation
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
-        else:
-            return None
-    return model
-
-
-def _unknown_key_message(path: KeyPath) -> str:
-    model = _model_at(path[:-1])
-    message = "unknown key"
-    if model is not None:
-        keys = list(model.model_fields)
-        close = difflib.get_close_matches(str(path[-1]), keys, n=1, cutoff=0.6)
-        if close:
-            message += f" (did you mean {close[0]!r}?)"
-        else:
-            message += f"; allowed keys: {', '.join(keys)}"
-    return message
-
-
-_TYPE_WORDS = {
-    "int_type": "an integer",
-    "int_parsing": "an integer",
-    "int_from_float": "an integer",
-    "float_type": "a number",
-    "float_parsing": "a number",
-    "bool_type": "true or false",
-    "bool_parsing": "true or false",
-    "string_type": "a string",
-    "dict_type": "a mapping of keys",
-    "model_type": "a mapping of keys",
-    "model_attributes_type": "a mapping of keys",
-    "list_type": "a list",
-    "tuple_type": "a list",
-}
-
-
-def describe_error(error: dict[str, Any], path: KeyPath) -> str:
-    """Turn one pydantic error into a short, lower-case reason."""
-    kind = error["type"]
-    ctx = error.get("ctx") or {}
-    got = f" (got {_show(error.get('input'))})"
-    if kind == "extra_forbidden":
-        return _unknown_key_message(path)
-    if kind == "missing":
-        return "required key is missing"
-    bounds = {
-        "greater_than_equal": ("≥", "ge"),
-        "greater_than": (">", "gt"),
-        "less_than_equal": ("≤", "le"),
-        "less_than": ("<", "lt"),
-    }
-    if kind in bounds:
-        sign, key = bounds[kind]
-        return f"must be {sign} {_number(ctx.get(key))}{got}"
-    if kind in _TYPE_WORDS:
-        return f"must be {_TYPE_WORDS[kind]}{got}"
-    if kind in ("literal_error", "enum"):
-        return f"must be one of {ctx.get('expected')}{got}"
-    if kind in ("value_error", "assertion_error"):
-        return str(ctx.get("error", error["msg"]))
-    msg = str(error["msg"])
-    return (msg[:1].lower() + msg[1:]) + got
-
-
-def _format_validation_error(exc: ValidationError, marked: MarkedYaml) -> str:
-    problems: list[tuple[int, str]] = []
-    for error in exc.errors():
-        path = _clean_loc(tuple(error["loc"]), marked.data)
-        line = marked.line_of(path)
-        where = format_path(path) or "(top level)"
-        problems.append((line, f"{marked.source}:{line}: {where}: {describe_error(error, path)}"))
-    problems.sort(key=lambda p: p[0])
-    seen: set[str] = set()
-    lines = [text for _, text in problems if not (text in seen or seen.add(text))]
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- loading
@@ -324,7 +223,7 @@ def scenario_from_data(marked: MarkedYaml) -> Scenario:
     try:
         return Scenario.model_validate(marked.data)
     except ValidationError as exc:
-        raise ScenarioError(_format_validation_error(exc, marked)) from None
+        raise ScenarioError(format_validation_error(exc, marked, Scenario)) from None
 
 
 def load_scenario(ref: str | Path, directory: Path = SCENARIOS_DIR) -> Scenario:
@@ -366,16 +265,20 @@ def with_overrides(
     """
     update: dict[str, Any] = {}
     if seed is not None:
-        if seed < 0:
-            raise UserError(f"--seed: must be ≥ 0 (got {seed})")
         update["seed"] = seed
     if policy is not None and policy != scenario.policy.name:
-        try:
-            update["policy"] = PolicySpec(name=policy)
-        except ValidationError as exc:
-            reason = describe_error(exc.errors()[0], ("policy",))
-            raise UserError(f"--policy: {reason}") from None
-    return scenario.model_copy(update=update) if update else scenario
+        update["policy"] = {"name": policy}
+    if not update:
+        return scenario
+    data = {**scenario.model_dump(mode="python"), **update}
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        option = {"seed": "--seed", "policy": "--policy"}.get(str(error["loc"][0]), "override")
+        raise UserError(
+            f"{option}: {describe_error(error, tuple(error['loc']), Scenario)}"
+        ) from None
 
 
 def scenario_json_schema() -> dict[str, Any]:

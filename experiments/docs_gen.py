@@ -57,6 +57,26 @@ world:
 
 Policies are looked up in the policy registry when the file is loaded; `onefeed list`
 prints the registered policies, metrics and bundled scenarios.
+
+## What `onefeed run` writes
+
+`onefeed run SCENARIO [--seed N] [--policy NAME] [--out DIR]` writes one run directory
+(default `runs/<id>-<policy>-seed<N>-<timestamp>/`); every file is written atomically:
+
+* `manifest.json`: the resolved scenario, seed and policy; `status` (`incomplete`, then
+  `complete`; a `reason` when stopped); `episodes_finished` (authoritative); per-episode
+  counts and timings; Python and package versions; the git revision.
+* `events.parquet/episode-NNNN.parquet`: the event log, one file per finished episode;
+  `pandas.read_parquet(run / "events.parquet")` reads them all.
+* `metrics.parquet`: tidy table `policy, seed, episode, metric, value`, rewritten after
+  each episode.
+* `truth/initial.npz`, `truth/episode-NNNN.npz`: ground-truth user state (`interests`,
+  `satiation`, `drift_endogenous`, `drift_exogenous`), never shown to policies.
+* `plots/<metric>.png`, `plots/overview.png`: metric curves, redrawn from
+  `metrics.parquet` by `onefeed plot RUN_DIR`.
+
+Ctrl-C keeps every finished episode and exits with code 130; a scenario error exits
+with code 2 before anything is written.
 """
 
 

@@ -17,7 +17,7 @@ from experiments.atomic import atomic_path
 from experiments.errors import UserError
 from experiments.metrics import available_metrics, metric_doc
 
-__all__ = ["plot_metric", "plot_metrics_table", "plot_run"]
+__all__ = ["plot_metric", "plot_metrics_table", "plot_overview", "plot_run"]
 
 
 def plot_metric(table: pd.DataFrame, name: str, target: Path) -> Path:
@@ -55,12 +55,36 @@ def plot_metric(table: pd.DataFrame, name: str, target: Path) -> Path:
     return target
 
 
+def plot_overview(table: pd.DataFrame, target: Path, n_cols: int = 3) -> Path:
+    """Draw every metric of ``table`` as a grid of small panels to ``target`` (PNG)."""
+    names = sorted(table["metric"].unique())
+    n_rows = max(1, -(-len(names) // n_cols))
+    fig = Figure(figsize=(3.4 * n_cols, 2.4 * n_rows), dpi=100)
+    FigureCanvasAgg(fig)
+    group_cols = [c for c in ("policy", "seed") if c in table.columns]
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(n_rows, n_cols, i + 1)
+        rows = table[table["metric"] == name]
+        groups = rows.groupby(group_cols, sort=True) if group_cols else [((), rows)]
+        for _, part in groups:
+            part = part.sort_values("episode")
+            ax.plot(part["episode"], part["value"], marker="o", markersize=2)
+        ax.set_title(name, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png")
+    return target
+
+
 def plot_metrics_table(table: pd.DataFrame, out_dir: Path) -> list[Path]:
-    """Draw every metric of ``table`` into ``out_dir/<metric>.png``."""
-    return [
+    """Draw ``out_dir/<metric>.png`` for every metric of ``table``, plus ``overview.png``."""
+    paths = [
         plot_metric(table, name, out_dir / f"{name}.png")
         for name in sorted(table["metric"].unique())
     ]
+    return [*paths, plot_overview(table, out_dir / "overview.png")]
 
 
 def plot_run(run_dir: Path) -> list[Path]:

@@ -1,9 +1,10 @@
 """Run one scenario: build the world, simulate the episodes, write the run directory.
 
-Each episode, in order: simulate it; write its events, its ground-truth snapshot and the
-updated metrics table (each file atomically); record it in the manifest; then hand the
-episode's log to ``policy.update``. An interruption at any point leaves every finished
-episode readable and the manifest ``incomplete`` with the reason.
+Each episode, in order: simulate it; write its ground-truth snapshot, its events and the
+updated metrics table (each file atomically, in that order); record it in the manifest
+(``episodes_finished`` is authoritative); then hand the episode's log to
+``policy.update``. An interruption at any point leaves every finished episode readable
+and the manifest ``incomplete`` with the reason.
 """
 
 from __future__ import annotations
@@ -105,6 +106,9 @@ def run_scenario(
             with Stopwatch() as sw:
                 policy = make_policy(policy_name, **scenario.policy.params)
                 world = build(scenario.world, scenario.seed, policy)
+                manifest.upper_bound = bool(getattr(policy, "is_upper_bound", False))
+                if getattr(policy, "needs_ground_truth", False):
+                    _attach_ground_truth(policy, world, scenario)
                 initial = world.truth_snapshot()
                 if scenario.output.truth_snapshots:
                     run.write_truth(None, truth_arrays(initial))
@@ -116,9 +120,11 @@ def run_scenario(
                 with Stopwatch() as sim_sw:
                     result = world.run_episode(episode, progress=progress.sessions)
                 with Stopwatch() as write_sw:
-                    run.write_events(episode, result.events)
+                    # Order matters: truth, then events, then metrics, then the manifest,
+                    # so a file that mentions episode e implies the earlier ones are whole.
                     if scenario.output.truth_snapshots:
                         run.write_truth(episode, truth_arrays(result.truth))
+                    run.write_events(episode, result.events)
                     events = result.events.to_pandas()
                     context = MetricContext(
                         episode=episode,
@@ -170,6 +176,15 @@ def run_scenario(
     manifest.finished_at = _now_iso()
     run.write_manifest(manifest)
     return RunResult(run_dir=run.root, metrics=table, wall_s=total.elapsed_s)
+
+
+def _attach_ground_truth(policy: Any, world: Any, scenario: Scenario) -> None:
+    """Hand an oracle its ground-truth view (the scenario allowed it at load time)."""
+    if not scenario.allow_ground_truth:  # validated at load; re-checked before any access
+        raise UserError(f"policy {scenario.policy.name!r} needs `allow_ground_truth: true`")
+    from sim.ground_truth import GroundTruthView
+
+    policy.attach_ground_truth(GroundTruthView(world.config, world.catalog, world.population))
 
 
 def _with_run_columns(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:

@@ -114,6 +114,7 @@ class Manifest:
         scenario_file: The file the scenario was read from, if any.
         command: The command line, if run from the CLI.
         status: ``incomplete`` until the last episode's files are written, then ``complete``.
+        upper_bound: The policy saw ground truth (an oracle); its results are an upper bound.
         reason: Why an incomplete run stopped (``None`` while running or when complete).
         episodes_finished: Number of episodes whose files are all written.
         episodes: Per-episode counts and timings.
@@ -124,6 +125,7 @@ class Manifest:
     scenario_file: str | None = None
     command: list[str] | None = None
     status: str = "incomplete"
+    upper_bound: bool = False
     reason: str | None = None
     episodes_finished: int = 0
     episodes: list[dict[str, Any]] = field(default_factory=list)
@@ -141,6 +143,7 @@ class Manifest:
             "scenario_id": self.scenario["id"],
             "policy": self.scenario["policy"],
             "seed": self.scenario["seed"],
+            "upper_bound": self.upper_bound,
             "episodes_planned": self.scenario["episodes"],
             "episodes_finished": self.episodes_finished,
             "scenario": self.scenario,

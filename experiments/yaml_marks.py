@@ -97,6 +97,8 @@ def load_marked_yaml(text: str, source: str) -> MarkedYaml:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
+        if exc.context and problem.startswith("but "):  # "expected X" + "but found Y"
+            problem = f"{exc.context}, {problem}"
         if mark is None:
             raise ScenarioError(f"{source}: YAML syntax error: {problem}") from None
         raise ScenarioError(

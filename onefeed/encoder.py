@@ -95,7 +95,7 @@ def encode(
     items, mask = batch.items, batch.mask
     b, t = items.shape
     has_item = (items >= 0) & mask
-    e = np.where(has_item[..., None], v[np.clip(items, 0, None)], 0.0).astype(np.float32)
+    e = np.where(has_item[..., None], v[np.clip(items, 0, None)], 0.0).astype(v.dtype)
     e += params["enc.T"][batch.types] * mask[..., None]
     wvalid = (batch.words >= 0) & mask[..., None]
     wcount = wvalid.sum(-1)
@@ -104,7 +104,7 @@ def encode(
         e += we.sum(2) / np.maximum(wcount, 1)[..., None]
     dmask = None
     if dropout > 0 and rng is not None:
-        dmask = (rng.random(e.shape) >= dropout).astype(np.float32) / (1.0 - dropout)
+        dmask = (rng.random(e.shape) >= dropout).astype(e.dtype) / (1.0 - dropout)
         e = e * dmask
     rec = params["enc.p"][::-1][-t:] if t <= len(params["enc.p"]) else np.pad(
         params["enc.p"][::-1], (t - len(params["enc.p"]), 0))
@@ -113,7 +113,7 @@ def encode(
     smax = np.max(s, axis=1, keepdims=True)
     smax = np.where(np.isfinite(smax), smax, 0.0)
     a = np.where(mask, np.exp(s - smax), 0.0)
-    alpha = (a / np.maximum(a.sum(1, keepdims=True), 1e-30)).astype(np.float32)
+    alpha = (a / np.maximum(a.sum(1, keepdims=True), 1e-30)).astype(e.dtype)
     h = np.einsum("bt,btd->bd", alpha, e)
     el = e[:, -1]
     z = h @ params["enc.W1"] + el @ params["enc.W2"] + params["enc.b"]
@@ -157,7 +157,7 @@ def encode_backward(params: Params, cache: dict[str, Any], du: np.ndarray, n_ite
     dalpha = np.einsum("btd,bd->bt", e, dh)
     ds = alpha * (dalpha - (alpha * dalpha).sum(1, keepdims=True))
     p_len = len(params["enc.p"])
-    dp = np.zeros(p_len, dtype=np.float32)
+    dp = np.zeros(p_len, dtype=ds.dtype)
     col = ds.sum(0)[::-1]
     dp[: min(t, p_len)] = col[: min(t, p_len)]
     g["enc.p"] = dp

@@ -40,27 +40,30 @@ def sequence_loss(
     b = targets.shape[0]
     rows = np.arange(b)
     neg = np.zeros(b, dtype=bool) if negative is None else negative
-    logps, probs, logp_tot = [], [], np.zeros(b)
+    probs, logp_tot = [], np.zeros(b)
     for lvl, x in enumerate(level_logits):
         if masks is not None and masks[lvl] is not None:
             x = np.where(masks[lvl], x, -np.inf)
-        lp = log_softmax(x.astype(np.float64))
+        m = np.max(x, axis=-1, keepdims=True)
+        z = x - m
+        p = np.exp(z)
+        tot = p.sum(-1, keepdims=True)
+        p /= tot
         tgt = targets[:, lvl]
         on = tgt >= 0
-        logp_tot += np.where(on, lp[rows, np.clip(tgt, 0, None)], 0.0)
-        logps.append(lp)
-        probs.append(np.exp(lp))
+        lp_t = z[rows, np.clip(tgt, 0, None)].astype(np.float64) - np.log(tot[:, 0])
+        logp_tot += np.where(on, lp_t, 0.0)
+        probs.append(p)
     p_tot = np.minimum(np.exp(logp_tot), 1.0 - 1e-6)
     loss_each = np.where(neg, -np.log1p(-p_tot), -logp_tot)
     loss = float(np.sum(weights * loss_each))
     # d(-log P)/dz = p - onehot ; d(-log(1-P))/dz = P/(1-P) (onehot - p)
     coef = np.where(neg, -p_tot / (1.0 - p_tot), 1.0) * weights
     grads = []
-    for lvl, p in enumerate(probs):
+    for lvl, d in enumerate(probs):
         tgt = targets[:, lvl]
         on = tgt >= 0
-        d = p.copy()
         d[rows[on], tgt[on]] -= 1.0
-        d *= (coef * on)[:, None]
-        grads.append(d.astype(level_logits[lvl].dtype))
+        d *= (coef * on).astype(d.dtype)[:, None]
+        grads.append(d)
     return loss, grads

@@ -55,6 +55,7 @@ class OneFeedConfig:
         query_weight: Weight of the query generation loss.
         align_weight: Weight of the SID-query InfoNCE.
         align_batch: Alignment pairs per step.
+        query_rows: Examples of each batch that also train the query head (0: all).
         tau: InfoNCE temperature.
         beam: Beam width = generated candidates per user.
         blend_sid: Ranking-stage weight of the SID log-probability.
@@ -83,6 +84,7 @@ class OneFeedConfig:
     query_weight: float = 0.2
     align_weight: float = 0.1
     align_batch: int = 256
+    query_rows: int = 128
     tau: float = 0.1
     beam: int = 100
     blend_sid: float = 0.3
@@ -193,7 +195,7 @@ class OneFeedModel:
         """The objective's weights from the config."""
         c = self.config
         return LossWeights(c.rank_weight, c.sid_weight, c.query_weight, c.align_weight, c.tau,
-                           c.dropout)
+                           c.dropout, c.query_rows)
 
     def train(self, ex: Examples, epochs: int, stage: str) -> list[dict[str, float]]:
         """Run ``epochs`` passes of Adam over ``ex`` (warm-starting from current params).
@@ -295,6 +297,28 @@ class OneFeedModel:
 
     def _rank(self, histories: list[History], beam: int | None, exclude_history: bool
               ) -> tuple[np.ndarray, np.ndarray]:
+        items, feats = self.candidate_features(histories, beam, exclude_history)
+        return items, self.blend(items, feats)
+
+    def blend(self, items: np.ndarray, feats: dict[str, np.ndarray],
+              weights: dict[str, float] | None = None) -> np.ndarray:
+        """Ranking-stage score of candidates from their features (``-inf`` padding)."""
+        c = self.config
+        w = weights or {"sid": c.blend_sid, "rank": c.blend_rank, "trans": c.blend_trans}
+        score = sum(w[k] * feats[k] for k in ("sid", "rank", "trans") if w.get(k))
+        score = score if isinstance(score, np.ndarray) else np.zeros(items.shape)
+        return np.where(items >= 0, score, -np.inf)
+
+    def candidate_features(self, histories: list[History], beam: int | None = None,
+                           exclude_history: bool = True
+                           ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """SID candidates and their ranking features.
+
+        Returns:
+            ``(items, feats)``: shape ``(b, beam)`` generated items (``-1`` padded) and
+            ``feats["sid"|"rank"|"trans"]`` of the same shape: SID log-probability,
+            state-item log-softmax, and ``log(1e-4 + sum_k decay^k T[h_{-1-k}, i])``.
+        """
         assert self.sids is not None and self.trans is not None
         cfg = self.config
         seqs = [as_sequence(h) for h in histories]
@@ -302,23 +326,20 @@ class OneFeedModel:
         ex = [s.items for s in seqs] if exclude_history else None
         items, sid_lp = beam_search(self.params, u, self.sids, beam or cfg.beam, ex)
         ci = np.clip(items, 0, None)
-        score = cfg.blend_sid * sid_lp
-        if cfg.blend_rank:
-            v = item_vectors(self.params, self.sids.codes)
-            lp = log_softmax(u @ v.T + self.params["rank.bias"])
-            score = score + cfg.blend_rank * np.take_along_axis(lp, ci, axis=1)
-        if cfg.blend_trans:
-            feat = np.zeros(items.shape)
-            for k in range(3):
-                last = np.array([s.positive_items()[-1 - k] if len(s.positive_items()) > k
-                                 else -1 for s in seqs])
-                has = last >= 0
-                if not has.any():
-                    break
-                rows = self.trans[np.clip(last, 0, None)].toarray()
-                feat += (cfg.trans_decay**k) * has[:, None] * np.take_along_axis(rows, ci, 1)
-            score = score + cfg.blend_trans * np.log(1e-4 + feat)
-        return items, np.where(items >= 0, score, -np.inf)
+        v = item_vectors(self.params, self.sids.codes)
+        lp = log_softmax(u @ v.T + self.params["rank.bias"])
+        feats = {"sid": sid_lp, "rank": np.take_along_axis(lp, ci, axis=1)}
+        feat = np.zeros(items.shape)
+        pos = [s.positive_items() for s in seqs]
+        for k in range(3):
+            last = np.array([p[-1 - k] if len(p) > k else -1 for p in pos], dtype=np.int64)
+            has = last >= 0
+            if not has.any():
+                break
+            rows = self.trans[np.clip(last, 0, None)].toarray()
+            feat += (cfg.trans_decay**k) * has[:, None] * np.take_along_axis(rows, ci, 1)
+        feats["trans"] = np.log(1e-4 + feat)
+        return items, feats
 
     def recommend(self, histories: list[History], k: int = 10, exclude_history: bool = True
                   ) -> tuple[np.ndarray, np.ndarray]:

@@ -59,6 +59,7 @@ class LossWeights:
     align: float = 0.1
     tau: float = 0.1
     dropout: float = 0.0
+    query_rows: int = 0
 
 
 def _add(into: Params, g: Params, scale: float = 1.0) -> None:
@@ -107,15 +108,18 @@ def loss_and_grads(
         _add(grads, g)
         du += d
     if lw.query and (batch.queries >= 0).any():
-        ql, qm, qcache = query_forward(params, u, batch.queries)
-        tgt = step_targets(batch.queries, params["qry.O"].shape[1] - 1)
-        has = (batch.queries >= 0).any(1)
-        lq, dql = sequence_loss(ql, np.where(has[:, None], tgt, -1),
-                                batch.query_weights * has, batch.query_negative, qm)
+        nq = lw.query_rows or len(u)
+        queries = batch.queries[:nq]
+        ql, qm, qcache = query_forward(params, u[:nq], queries)
+        tgt = step_targets(queries, params["qry.O"].shape[1] - 1)
+        has = (queries >= 0).any(1)
+        qw = batch.query_weights[:nq] * has * (len(u) / len(queries))
+        lq, dql = sequence_loss(ql, np.where(has[:, None], tgt, -1), qw,
+                                batch.query_negative[:nq], qm)
         parts["query"] = lq
         g, d = query_backward(params, qcache, [x * lw.query for x in dql])
         _add(grads, g)
-        du += d
+        du[:nq] += d
     g, dv_enc = encode_backward(params, ecache, du, n_items)
     _add(grads, g)
     _add(grads, item_vectors_backward(dv + dv_enc, codes, params))
@@ -125,5 +129,5 @@ def loss_and_grads(
         _add(grads, g, lw.align)
     total = (lw.rank * parts.get("rank", 0.0) + lw.sid * parts.get("sid", 0.0)
              + lw.query * parts.get("query", 0.0) + lw.align * parts.get("align", 0.0))
-    grads = {k: np.asarray(g, dtype=np.float32) for k, g in grads.items()}
+    grads = {k: np.asarray(g, dtype=params[k].dtype) for k, g in grads.items()}
     return total, parts, grads

@@ -44,6 +44,7 @@ class ModelResult:
         time_s: Wall time of all fitting and evaluation of this model.
         peak_rss_mb: Peak resident memory of the process while this model ran.
         extras: Additional reports (OneFeed query-head metrics, self-enhancement rounds).
+        tuning: Per seed, the validation NDCG@10 of every grid setting tried.
     """
 
     model: str
@@ -54,6 +55,7 @@ class ModelResult:
     time_s: float = 0.0
     peak_rss_mb: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
+    tuning: list[list[dict[str, Any]]] = field(default_factory=list)
 
     def mean(self, metric: str) -> float:
         """Mean of ``metric`` over seeds."""
@@ -155,8 +157,9 @@ def _adapter_extras(
 
 def _run_seed(
     spec: ModelSpec, stages: dict[str, Stage], seed: int, chunk_size: int, progress: bool
-) -> tuple[dict[str, float], dict, float | None, dict[str, Any]]:
+) -> tuple[dict[str, float], dict, float | None, dict[str, Any], list[dict[str, Any]]]:
     best_params, best_valid = spec.grid[0], None
+    tried: list[dict[str, Any]] = []
     if len(spec.grid) > 1:
         for params in spec.grid:
             model = spec.factory(params)
@@ -169,6 +172,7 @@ def _run_seed(
                 progress=progress,
             )
             del model
+            tried.append({"params": dict(params), f"valid_{TUNE_METRIC}": value[TUNE_METRIC]})
             if best_valid is None or value[TUNE_METRIC] > best_valid:
                 best_params, best_valid = params, value[TUNE_METRIC]
     model = spec.factory(best_params)
@@ -181,7 +185,7 @@ def _run_seed(
         progress=progress,
     )
     extras = _adapter_extras(spec, model, stages, seed)
-    return metrics, best_params, best_valid, extras
+    return metrics, best_params, best_valid, extras, tried
 
 
 def run_model(
@@ -210,7 +214,8 @@ def run_model(
         for seed in seeds:
             if cached is None or not spec.deterministic:
                 cached = _run_seed(spec, stages, seed, chunk_size, progress)
-            metrics, params, valid, extras = cached
+            metrics, params, valid, extras, tried = cached
+            result.tuning.append(tried)
             result.per_seed.append(dict(metrics))
             result.params.append(dict(params))
             result.valid.append(valid)

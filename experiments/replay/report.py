@@ -85,7 +85,8 @@ def result_records(dataset: str, results: Sequence[ModelResult]) -> list[dict[st
 
     Returns:
         One record per model with keys ``dataset, model, seeds, recall@5, ndcg@5,
-        recall@10, ndcg@10, std, per_seed, params, valid_ndcg@10, time_s, peak_rss_mb``
+        recall@10, ndcg@10, std, per_seed, params, valid_ndcg@10, tuning, time_s,
+        peak_rss_mb``
         (plus ``query_head`` / ``self_enhancement`` from the OneFeed adapter and
         ``protocol_check`` on ``popularity-all``, when available).
     """
@@ -98,6 +99,7 @@ def result_records(dataset: str, results: Sequence[ModelResult]) -> list[dict[st
         rec["per_seed"] = [{"seed": s, **m} for s, m in zip(r.seeds, r.per_seed, strict=True)]
         rec["params"] = r.params
         rec["valid_ndcg@10"] = r.valid
+        rec["tuning"] = r.tuning
         rec["time_s"] = r.time_s
         rec["peak_rss_mb"] = r.peak_rss_mb
         for sub in r.extras.get("per_seed", []):

@@ -31,8 +31,8 @@ BAD_INPUTS = {
     "out of range": ("seed: 3", "seed: -3", ":4: seed: must be ≥ 0 (got -3)"),
     "unknown policy": (
         "policy: popularity",
-        "policy: oracle",
-        ":6: policy: unknown policy 'oracle'; known policies: ",
+        "policy: no-such-policy",
+        ":6: policy: unknown policy 'no-such-policy'; known policies: ",
     ),
 }
 
@@ -83,8 +83,8 @@ def test_missing_file(runner, fake_world, tmp_path):
 
 
 def test_unknown_policy_override(runner, write_scenario, tiny_yaml, fake_world, tmp_path):
-    result = invoke(runner, "run", write_scenario(tiny_yaml), "--policy", "oracle")
-    assert_user_error(result, "--policy: unknown policy 'oracle'; known policies: ")
+    result = invoke(runner, "run", write_scenario(tiny_yaml), "--policy", "no-such-policy")
+    assert_user_error(result, "--policy: unknown policy 'no-such-policy'; known policies: ")
     assert not (tmp_path / "runs").exists()
 
 
@@ -258,3 +258,17 @@ def test_cli_import_is_light():
         check=True,
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_list_command(runner):
+    result = invoke(runner, "list")
+    assert result.exit_code == 0
+    assert "popularity" in result.stdout and "quickstart" in result.stdout
+    assert "ctr " in result.stdout
+
+
+@pytest.mark.parametrize("name", sorted(cli.LAZY_COMMANDS))
+def test_every_lazy_command_resolves(runner, name):
+    result = invoke(runner, name, "--help")
+    assert result.exit_code == 0, result.output
+    assert f"Usage: main {name}" in result.stdout

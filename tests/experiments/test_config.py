@@ -53,7 +53,7 @@ def test_unknown_key_without_close_match_lists_allowed(write_scenario, tiny_yaml
     path = write_scenario(tiny_yaml + "colour: blue\n")
     assert error_of(path) == (
         f"{path}:17: colour: unknown key; allowed keys: "
-        "id, description, seed, episodes, policy, world, output"
+        "id, description, seed, episodes, allow_ground_truth, policy, world, output"
     )
 
 
@@ -80,9 +80,12 @@ def test_several_problems_one_line_each_in_file_order(write_scenario, tiny_yaml)
 def test_unknown_policy_lists_known(write_scenario, tiny_yaml):
     from policies import available_policies
 
-    path = write_scenario(tiny_yaml.replace("policy: popularity", "policy: oracle"))
+    path = write_scenario(tiny_yaml.replace("policy: popularity", "policy: no-such-policy"))
     known = ", ".join(available_policies())
-    assert error_of(path) == f"{path}:6: policy: unknown policy 'oracle'; known policies: {known}"
+    assert (
+        error_of(path)
+        == f"{path}:6: policy: unknown policy 'no-such-policy'; known policies: {known}"
+    )
 
 
 def test_bad_policy_params(write_scenario, tiny_yaml):
@@ -155,3 +158,34 @@ def test_overrides(write_scenario, tiny_yaml):
 def test_format_path():
     assert format_path(("world", "users", 0, "rate")) == "world.users[0].rate"
     assert format_path(()) == ""
+
+
+def test_more_than_one_document(write_scenario, tiny_yaml):
+    path = write_scenario(tiny_yaml + "---\nid: other-v1\n")
+    assert error_of(path) == (
+        f"{path}:17:1: YAML syntax error: "
+        "expected a single document in the stream, but found another document"
+    )
+
+
+def test_not_utf8(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("id: caf\xe9-v1\n".encode("latin-1"))
+    assert error_of(path).startswith(f"{path}: not UTF-8 text")
+
+
+def test_ground_truth_policy_needs_explicit_permission(write_scenario, tiny_yaml):
+    path = write_scenario(tiny_yaml.replace("policy: popularity", "policy: oracle"))
+    assert error_of(path) == (
+        f"{path}:6: policy: the 'oracle' policy sees the simulator's ground truth (an upper "
+        "bound); set `allow_ground_truth: true` in the scenario to run it"
+    )
+    allowed = load_scenario(
+        write_scenario(
+            tiny_yaml.replace("policy: popularity", "allow_ground_truth: true\npolicy: oracle")
+        )
+    )
+    assert allowed.policy.name == "oracle" and allowed.allow_ground_truth
+    plain = load_scenario(write_scenario(tiny_yaml))
+    with pytest.raises(UserError, match=r"^--policy: the 'oracle' policy sees"):
+        with_overrides(plain, policy="oracle")

@@ -92,3 +92,12 @@ def test_ctrl_c_in_episode_2_keeps_episodes_0_and_1(
     assert "KeyboardInterrupt" in manifest["reason"]
     assert sorted(pd.read_parquet(out / "events.parquet")["episode"].unique()) == [0, 1]
     assert not (out / "truth" / "episode-0002.npz").exists()
+
+
+def test_oracle_runs_when_allowed_and_is_labelled(runner, write_scenario, tiny_yaml, tmp_path):
+    text = tiny_yaml.replace("policy: popularity", "allow_ground_truth: true\npolicy: oracle")
+    out = tmp_path / "run"
+    result = run(runner, write_scenario(text), "--out", out)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "complete" and manifest["upper_bound"] is True

@@ -92,6 +92,10 @@ def test_ease_closed_form_matches_direct_solve() -> None:
     # and the formula B = I - P / diag(P)
     P = np.linalg.inv(G + lam * np.eye(9))
     np.testing.assert_allclose(B, np.eye(9) - P / np.diag(P), atol=1e-10)
+    # the float32 factorisation used by default agrees to single precision
+    B32 = ease_weights(np.asfortranarray(G.astype(np.float32)), lam)
+    assert B32.dtype == np.float32
+    np.testing.assert_allclose(B32, direct, atol=1e-5)
 
 
 def test_ease_scores_are_history_times_B() -> None:

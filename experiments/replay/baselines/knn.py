@@ -76,7 +76,7 @@ class CoocKNN:
     @staticmethod
     def param_grid() -> list[dict]:
         """The validation grid (9 settings)."""
-        return [{"k": k, "decay": d} for k in (20, 100, 500) for d in (0.3, 0.6, 0.9)]
+        return [{"k": k, "decay": d} for k in (100, 500, 2000) for d in (0.3, 0.6, 0.9)]
 
     def fit(self, data: TrainData, seed: int) -> None:
         """Build the pruned cosine similarity (``seed`` unused: deterministic)."""
