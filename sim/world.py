@@ -126,6 +126,25 @@ class World:
             drift_exogenous=pop.drift_exogenous.astype(np.float32),
         )
 
+    def set_policy(self, policy: Policy) -> None:
+        """Serve the following episodes with ``policy`` (e.g. after warm-up episodes).
+
+        The policy is bound exactly as :func:`build_world` binds one: the current
+        observable catalogue, the search engine and a fresh generator of the
+        ``"policy"`` stream (so it draws what it would have drawn had the world been
+        built with it). Call it between episodes only.
+
+        Args:
+            policy: An unbound policy.
+        """
+        policy.bind(
+            _policy_context(
+                self.config, self.catalog, self.index, self.n_users, self.streams.get("policy")
+            )
+        )
+        self.policy = policy
+        self.responder.policy = policy
+
     # -------------------------------------------------------------- episodes
     def run_episode(
         self, episode: int, progress: Callable[[int], None] | None = None
@@ -226,6 +245,24 @@ class World:
         self.policy.on_catalog_change(self.catalog.view())
 
 
+def _policy_context(
+    config: WorldConfig,
+    catalog: Catalog,
+    index: BM25Index,
+    n_users: int,
+    rng: np.random.Generator,
+) -> PolicyContext:
+    """What a policy is bound with: observable catalogue, search engine, its own stream."""
+    return PolicyContext(
+        catalog=catalog.view(),
+        search=index,
+        n_users=n_users,
+        slate_size=config.feed.slate_size,
+        n_suggestions=config.suggestions.n_suggestions,
+        rng=rng,
+    )
+
+
 def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
     """Wire a world from its configuration, a root seed and a policy.
 
@@ -262,16 +299,7 @@ def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
         arrivals_key=arrivals_key,
     )
     # 6. Bind the policy: observable catalogue, search engine, its own stream.
-    policy.bind(
-        PolicyContext(
-            catalog=catalog.view(),
-            search=index,
-            n_users=population.n_users,
-            slate_size=config.feed.slate_size,
-            n_suggestions=config.suggestions.n_suggestions,
-            rng=streams.get("policy"),
-        )
-    )
+    policy.bind(_policy_context(config, catalog, index, population.n_users, streams.get("policy")))
     # 7. Responder (vectorised user reactions) and serving batcher on a simpy clock.
     env = simpy.Environment()
     responder = Responder(config, catalog, population, index, policy, log, behaviour)
