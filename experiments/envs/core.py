@@ -1,0 +1,320 @@
+"""Drive sessions of chosen users step by step, without simpy, by composing the Responder.
+
+:class:`SessionCore` owns one world (``sim.world.build_world``) whose policy is a
+:class:`SlotPolicy`: the slates an environment's agent chose are put in the slot and
+served when the world's :class:`sim.responder.Responder` asks for them. One step is one
+call of the responder's batched ``feed`` handler for every stepping user, followed by
+its ``search`` handler as long as some of them have a query pending (search results
+keep the engine's order). Every event the responder logs is taken out per step.
+
+The world is rebuilt by :meth:`SessionCore.reseed`: its catalogue, vocabulary and
+users' latent attributes come from ``world_seed``; the users' first arrival times and
+every behavioural draw come from the reset seed. Not simulated here: new-item drops and
+the exogenous interest random walk (the world applies them per ``run_episode``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from sim.config import WorldConfig
+from sim.crn import counter_uniform, stream_key
+from sim.events import EVENT_SCHEMA, Provenance
+from sim.population import SECONDS_PER_DAY
+from sim.responder import END, FEED, SEARCH, Emitter, Streams
+from sim.rng import RngStreams
+from sim.types import (
+    CatalogView,
+    FeedBatch,
+    FeedResponse,
+    PolicyContext,
+    SearchBatch,
+    SuggestBatch,
+)
+from sim.world import World, build_world
+
+__all__ = ["END", "FEED", "SEARCH", "SessionCore", "SlotPolicy", "repair_slates"]
+
+_MAX_SEARCH_ROUNDS = 1000
+
+
+class SlotPolicy:
+    """A served policy that returns the slates put in its slot by the environment.
+
+    Search results keep the engine's order; suggestions are a fixed list of queries.
+
+    Args:
+        suggested_queries: Queries shown at every session start.
+    """
+
+    name = "env-action"
+
+    def __init__(self, suggested_queries: tuple[str, ...] = ()) -> None:
+        self.suggested_queries = suggested_queries
+        self.slates: np.ndarray | None = None
+
+    def bind(self, context: PolicyContext) -> None:
+        """Remember the context (the number of suggestions shown)."""
+        self.context = context
+
+    def on_catalog_change(self, catalog: CatalogView) -> None:
+        """Nothing to do: the agent sees availability through the environment."""
+
+    def recommend(self, batch: FeedBatch) -> FeedResponse:
+        """Serve the slot's slates, shape ``(n, slate_size)``, row ``i`` for request ``i``."""
+        slates = self.slates
+        if slates is None or slates.shape != (len(batch), batch.slate_size):
+            raise RuntimeError("SlotPolicy.recommend called without matching slates in the slot")
+        self.slates = None
+        origin = np.full(slates.shape, int(Provenance.RETRIEVAL), dtype=np.int8)
+        return FeedResponse(slates=slates, origin=origin)
+
+    def rank_search(self, batch: SearchBatch) -> np.ndarray:
+        """Keep the search engine's order."""
+        return batch.candidates
+
+    def suggest_queries(self, batch: SuggestBatch) -> list[list[str]]:
+        """The fixed suggestions, at most ``batch.n_suggestions`` per request."""
+        shown = list(self.suggested_queries[: batch.n_suggestions])
+        return [list(shown) for _ in range(len(batch))]
+
+    def update(self, events: object) -> None:
+        """Learns nothing (the agent learns outside the world)."""
+
+
+def repair_slates(slates: np.ndarray, available: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Replace invalid slate entries deterministically.
+
+    An entry is invalid if it is not a catalogue id, names an unavailable item, or
+    repeats an item already placed to its left. Invalid entries are filled, left to
+    right, with the lowest-id available items not elsewhere in the row.
+
+    Args:
+        slates: Shape ``(n, S)`` integer item ids.
+        available: Shape ``(n_items,)`` bool availability mask (at least ``S`` true).
+
+    Returns:
+        ``(repaired, n_repaired)``: shape ``(n, S)`` int64 valid slates and shape
+        ``(n,)`` int64 number of replaced entries per row.
+    """
+    slates = np.asarray(slates, dtype=np.int64)
+    n, size = slates.shape
+    n_items = available.shape[0]
+    known = (slates >= 0) & (slates < n_items)
+    valid = known & available[np.where(known, slates, 0)]
+    keyed = np.where(valid, slates, -1 - np.arange(size)[None, :])  # invalid: unique keys
+    order = np.argsort(keyed, axis=1, kind="stable")
+    ordered = np.take_along_axis(keyed, order, axis=1)
+    repeat = np.zeros((n, size), dtype=bool)
+    repeat[:, 1:] = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+    dup = np.zeros((n, size), dtype=bool)
+    np.put_along_axis(dup, order, repeat, axis=1)
+    valid &= ~dup
+    bad = ~valid
+    n_bad = bad.sum(axis=1)
+    out = slates.copy()
+    if not n_bad.any():
+        return out, n_bad
+    pool = np.flatnonzero(available)[: 2 * size]  # >= S of these are free in every row
+    kept = np.where(valid, slates, -1)
+    free = ~(pool[None, :, None] == kept[:, None, :]).any(axis=2)  # (n, |pool|)
+    rank = np.cumsum(free, axis=1) - 1
+    rows, cols = np.nonzero(bad)
+    slot = np.cumsum(bad, axis=1)[rows, cols] - 1  # k-th bad entry of its row
+    fill = np.empty(rows.shape[0], dtype=np.int64)
+    for k in np.unique(slot).tolist():
+        sel = slot == k
+        hit = free[rows[sel]] & (rank[rows[sel]] == k)
+        fill[sel] = pool[np.argmax(hit, axis=1)]
+    out[rows, cols] = fill
+    return out, n_bad
+
+
+class SessionCore:
+    """One world and the machinery to run chosen users' sessions step by step.
+
+    Args:
+        config: The world configuration.
+        world_seed: Seed of the world's exogenous structure (catalogue, users).
+        suggested_queries: Fixed suggestions shown at session start.
+        keep_events: Keep every step's events for :meth:`take_events`.
+    """
+
+    def __init__(
+        self,
+        config: WorldConfig,
+        world_seed: int,
+        suggested_queries: tuple[str, ...] = (),
+        keep_events: bool = True,
+    ) -> None:
+        self.config = config
+        self.world_seed = int(world_seed)
+        self.keep_events = keep_events
+        self.slot = SlotPolicy(suggested_queries)
+        self.world: World = build_world(config, self.world_seed, self.slot)
+        self.n_items = self.world.catalog.n_items
+        self.slate_size = config.feed.slate_size
+        self._events: list[pa.Table] = []
+        self.in_session = np.zeros(self.world.n_users, dtype=bool)
+
+    @property
+    def n_users(self) -> int:
+        """Number of users of the world."""
+        return self.world.n_users
+
+    def reseed(self, seed: int) -> None:
+        """Rebuild the world from ``world_seed`` and redraw arrivals and behaviour from ``seed``.
+
+        Args:
+            seed: Non-negative root seed of the environment's randomness.
+        """
+        self.world = build_world(self.config, self.world_seed, self.slot)
+        resp, pop = self.world.responder, self.world.population
+        streams = RngStreams(seed)
+        key = stream_key(seed, "env/arrivals")
+        resp.rng = Streams(
+            browse=streams.get("env/behaviour/browse"),
+            session=streams.get("env/behaviour/session"),
+            intent=streams.get("env/behaviour/intent"),
+            query=streams.get("env/behaviour/query"),
+            search=streams.get("env/behaviour/search"),
+            suggest=streams.get("env/behaviour/suggest"),
+            arrivals_key=key,
+        )
+        users = np.arange(pop.n_users)
+        first_u = counter_uniform(key, users, np.zeros_like(users))
+        pop.next_start_s = -np.log(first_u) / pop.rate_per_day * SECONDS_PER_DAY
+        self.in_session = np.zeros(pop.n_users, dtype=bool)
+        self._events = []
+
+    # ------------------------------------------------------------------ views
+    def catalog_view(self) -> CatalogView:
+        """The public catalogue view (titles, creation times, availability, vocabulary)."""
+        return self.world.catalog_view()
+
+    def policy_context(self, rng: np.random.Generator) -> PolicyContext:
+        """What a policy may be bound with: public view, search engine, sizes, ``rng``."""
+        return PolicyContext(
+            catalog=self.catalog_view(),
+            search=self.world.index,
+            n_users=self.n_users,
+            slate_size=self.slate_size,
+            n_suggestions=self.config.suggestions.n_suggestions,
+            rng=rng,
+        )
+
+    def session_ids(self, users: np.ndarray) -> np.ndarray:
+        """Shape ``(n,)`` int64 current session id of each user (-1 when none)."""
+        return self.world.population.session_id[users].copy()
+
+    def pages(self, users: np.ndarray) -> np.ndarray:
+        """Shape ``(n,)`` int64 feed pages served in each user's current session."""
+        return self.world.population.feed_pages[users].astype(np.int64)
+
+    def clock(self, users: np.ndarray) -> np.ndarray:
+        """Shape ``(n,)`` float64 each user's own clock (seconds since the run started)."""
+        return self.world.population.clock_s[users].copy()
+
+    # ---------------------------------------------------------------- choose
+    def next_users(self, k: int, rng: np.random.Generator, order: str) -> np.ndarray:
+        """Pick ``k`` distinct idle users for new sessions.
+
+        Args:
+            k: Number of users.
+            rng: Generator for ``order="uniform"``.
+            order: ``"uniform"`` (uniform among idle users) or ``"arrival"`` (the idle
+                users whose next session starts first, ties by id).
+
+        Returns:
+            Shape ``(k,)`` int64 user ids.
+        """
+        idle = np.flatnonzero(~self.in_session)
+        if idle.shape[0] < k:
+            raise RuntimeError(f"need {k} idle users, only {idle.shape[0]} are idle")
+        if order == "uniform":
+            return np.sort(rng.choice(idle, size=k, replace=False)).astype(np.int64)
+        starts = self.world.population.next_start_s[idle]
+        return idle[np.lexsort((idle, starts))[:k]].astype(np.int64)
+
+    # ----------------------------------------------------------------- drive
+    def open_sessions(self, users: np.ndarray) -> np.ndarray:
+        """Start a session for each user at their next start time; run any searches.
+
+        Args:
+            users: Shape ``(n,)`` distinct idle user ids.
+
+        Returns:
+            Shape ``(n,)`` next action of each user, ``FEED`` or ``END`` (a session can
+            end before its first feed page, after a suggested query's results).
+        """
+        pop = self.world.population
+        t0 = pop.next_start_s[users].astype(np.float64)
+        self.in_session[users] = True
+        action, resume = self.world.responder.open(users, t0, float(t0.max()))
+        return self._finish(users, action, resume)
+
+    def serve(self, users: np.ndarray, slates: np.ndarray) -> np.ndarray:
+        """Serve one valid slate to each user and run their reactions and searches.
+
+        Args:
+            users: Shape ``(n,)`` distinct users in a session waiting for a feed page.
+            slates: Shape ``(n, S)`` valid slates (see :func:`repair_slates`).
+
+        Returns:
+            Shape ``(n,)`` next action of each user, ``FEED`` or ``END``.
+        """
+        if users.shape[0] == 0:
+            return np.zeros(0, dtype=np.int64)
+        t0 = self.world.population.clock_s[users].copy()
+        self.slot.slates = slates.astype(np.int32)
+        action, resume = self.world.responder.feed(users, t0, float(t0.max()))
+        return self._finish(users, action, resume)
+
+    def close_sessions(self, users: np.ndarray) -> None:
+        """End the sessions of ``users`` now (truncation), as if they had left.
+
+        Logs SESSION_END and draws their next start with the responder's retention rule.
+        """
+        if users.shape[0] == 0:
+            return
+        pop, resp = self.world.population, self.world.responder
+        em = Emitter()
+        rows = np.arange(users.shape[0])
+        sess = pop.session_id[users].copy()
+        resp._end_sessions(em, rows, users, sess, pop.clock_s[users].copy(), 0)
+        em.write(resp.log)
+        self.in_session[users] = False
+
+    def _finish(self, users: np.ndarray, action: np.ndarray, resume: np.ndarray) -> np.ndarray:
+        pop, resp = self.world.population, self.world.responder
+        action = np.asarray(action, dtype=np.int64).copy()
+        pop.clock_s[users] = resume
+        for _ in range(_MAX_SEARCH_ROUNDS):
+            rows = np.flatnonzero(action == SEARCH)
+            if rows.size == 0:
+                break
+            us = users[rows]
+            t0 = pop.clock_s[us].copy()
+            a, r = resp.search(us, t0, float(t0.max()))
+            action[rows] = a
+            pop.clock_s[us] = r
+        else:  # pragma: no cover - reformulations are capped by the world
+            raise RuntimeError("search loop did not settle")
+        self.in_session[users[action == END]] = False
+        return action
+
+    # ---------------------------------------------------------------- events
+    def take_step_events(self) -> pa.Table:
+        """Events logged since the last call (schema ``sim.events.EVENT_SCHEMA``)."""
+        table = self.world.responder.log.take_table(0)
+        if self.keep_events and table.num_rows:
+            self._events.append(table)
+        return table
+
+    def take_events(self) -> pa.Table:
+        """Every kept event since the last call, in log order, and forget them."""
+        tables, self._events = self._events, []
+        if not tables:
+            return EVENT_SCHEMA.empty_table()
+        return pa.concat_tables(tables)
