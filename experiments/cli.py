@@ -24,6 +24,7 @@ __all__ = ["LAZY_COMMANDS", "add_lazy_command", "main"]
 
 #: Commands defined in other modules: name → ("module:attribute", short help).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "compare": ("experiments.compare_cli:compare_command", "Compare policies over seeds (CRN)."),
     "replay": (
         "experiments.replay.cli:replay_command",
         "Offline replay bench on real logs (MovieLens, Amazon).",

@@ -37,6 +37,7 @@ __all__ = [
     "OutputOptions",
     "PolicySpec",
     "Scenario",
+    "WarmupSpec",
     "available_scenarios",
     "load_scenario",
     "needs_ground_truth",
@@ -84,6 +85,28 @@ def needs_ground_truth(spec: PolicySpec) -> bool:
 
 def _policy_from_name(value: Any) -> Any:
     return {"name": value} if isinstance(value, str) else value
+
+
+class WarmupSpec(BaseModel):
+    """Warm start: the first episodes are served by another policy, then the measured one."""
+
+    model_config = _FROZEN
+
+    episodes: int = Field(
+        default=0,
+        ge=0,
+        description="Number of warm-up episodes served by `warmup.policy` before the "
+        "scenario's policy takes over (0: no warm-up). The measured policy's `update` "
+        "receives their logs, one episode at a time, before its first episode; summaries "
+        "of `onefeed compare` leave them out.",
+    )
+    policy: Annotated[
+        PolicySpec,
+        BeforeValidator(_policy_from_name, json_schema_input_type=str | PolicySpec),
+    ] = Field(
+        default_factory=lambda: PolicySpec(name="popularity"),
+        description="The warm-up policy: a name, or a mapping `{name, params}`.",
+    )
 
 
 class OutputOptions(BaseModel):
@@ -136,6 +159,10 @@ class Scenario(BaseModel):
         PolicySpec,
         BeforeValidator(_policy_from_name, json_schema_input_type=str | PolicySpec),
     ] = Field(description="A policy name, or a mapping `{name, params}`.")
+    warmup: WarmupSpec = Field(
+        default_factory=WarmupSpec,
+        description="Warm start: episodes served by another policy before the measured one.",
+    )
     world: WorldConfig = Field(
         default_factory=WorldConfig,
         description="The simulated world: catalogue, users, behaviour, serving.",
@@ -161,6 +188,31 @@ class Scenario(BaseModel):
                 "bound); set `allow_ground_truth: true` in the scenario to run it"
             )
         return value
+
+    @field_validator("warmup")
+    @classmethod
+    def _check_warmup(cls, value: WarmupSpec, info: ValidationInfo) -> WarmupSpec:
+        episodes = info.data.get("episodes")
+        if value.episodes and episodes is not None and value.episodes >= episodes:
+            raise ValueError(
+                f"episodes ({value.episodes}) must be less than the scenario's episodes "
+                f"({episodes}), so that at least one episode is served by the measured policy"
+            )
+        if (
+            value.episodes
+            and needs_ground_truth(value.policy)
+            and not info.data.get("allow_ground_truth", False)
+        ):
+            raise ValueError(
+                f"the warm-up policy {value.policy.name!r} sees the simulator's ground truth; "
+                "set `allow_ground_truth: true` in the scenario to use it"
+            )
+        return value
+
+    @property
+    def warmup_episodes(self) -> int:
+        """Number of warm-up episodes (0 when the scenario has no warm start)."""
+        return self.warmup.episodes
 
     @property
     def policy_name(self) -> str:

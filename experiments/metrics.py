@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.metric_history import MetricHistory
+
 __all__ = [
     "MetricContext",
     "available_metrics",
@@ -41,6 +43,16 @@ class MetricContext:
             rows are topic distributions; ``None`` if not recorded.
         interests: Shape ``(n_users, n_topics)`` interests at the end of the episode;
             ``None`` if not recorded.
+        interests_previous: Shape ``(n_users, n_topics)`` interests at the start of the
+            episode (the previous snapshot; the initial one for episode 0).
+        drift_endogenous: Shape ``(n_users, n_topics)`` cumulative consumption-driven
+            change of the interests at the end of the episode.
+        drift_exogenous: Same for the exogenous random walk.
+        item_topics: Shape ``(n_items, n_topics)`` latent item topics (ground truth).
+        item_quality: Shape ``(n_items,)`` latent item quality (ground truth).
+        utility_weights: ``(affinity_weight, quality_weight)`` of the choice model.
+        history: Summaries of the past episodes
+            (:class:`experiments.metric_history.MetricHistory`).
     """
 
     episode: int
@@ -48,6 +60,13 @@ class MetricContext:
     n_items_available: int
     interests_initial: np.ndarray | None = None
     interests: np.ndarray | None = None
+    interests_previous: np.ndarray | None = None
+    drift_endogenous: np.ndarray | None = None
+    drift_exogenous: np.ndarray | None = None
+    item_topics: np.ndarray | None = None
+    item_quality: np.ndarray | None = None
+    utility_weights: tuple[float, float] | None = None
+    history: MetricHistory | None = None
 
 
 def metric(name: str) -> Callable[[MetricFn], MetricFn]:
@@ -210,3 +229,11 @@ def tidy_metrics(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
     table["episode"] = table["episode"].astype(np.int32)
     table["value"] = table["value"].astype(np.float64)
     return table.sort_values(["episode", "metric"], kind="stable").reset_index(drop=True)
+
+
+# The metric families register themselves on import; they need the registry above.
+from experiments import (  # noqa: E402, F401, I001
+    metric_engagement,
+    metric_feedback,
+    metric_search,
+)

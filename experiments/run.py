@@ -5,6 +5,14 @@ updated metrics table (each file atomically, in that order); record it in the ma
 (``episodes_finished`` is authoritative); then hand the episode's log to
 ``policy.update``. An interruption at any point leaves every finished episode readable
 and the manifest ``incomplete`` with the reason.
+
+Warm start (``scenario.warmup.episodes = W > 0``): the world is built with the warm-up
+policy, which serves episodes ``0 .. W-1`` (logged like any other and updated after each
+one). Before episode ``W`` the measured policy is bound to the world
+(``World.set_policy``) and its ``update`` receives the ``W`` warm-up logs in order
+(strictly past data); it then serves and learns as usual. Each manifest episode entry
+records the serving ``policy`` and its ``phase`` (``warmup`` or ``measured``); the
+metrics table keeps every episode under the measured policy's name.
 """
 
 from __future__ import annotations
@@ -19,7 +27,9 @@ import pandas as pd
 
 from experiments.config import Scenario
 from experiments.errors import UserError
-from experiments.metrics import MetricContext, compute_metrics, tidy_metrics
+from experiments.metric_health import collect_health
+from experiments.metric_run import MetricTracker, utility_weights
+from experiments.metrics import compute_metrics, tidy_metrics
 from experiments.progress import EpisodeProgress
 from experiments.rundir import Manifest, RunDir, Stopwatch, default_run_dir
 from policies import make_policy
@@ -105,16 +115,41 @@ def run_scenario(
         try:
             with Stopwatch() as sw:
                 policy = make_policy(policy_name, **scenario.policy.params)
-                world = build(scenario.world, scenario.seed, policy)
-                manifest.upper_bound = bool(getattr(policy, "is_upper_bound", False))
-                if getattr(policy, "needs_ground_truth", False):
-                    _attach_ground_truth(policy, world, scenario)
+                warmup = scenario.warmup
+                warm = (
+                    make_policy(warmup.policy.name, **warmup.policy.params)
+                    if warmup.episodes
+                    else None
+                )
+                world = build(scenario.world, scenario.seed, warm or policy)
+                manifest.upper_bound = any(
+                    bool(getattr(p, "is_upper_bound", False)) for p in (policy, warm)
+                )
+                _attach_ground_truth(warm or policy, world, scenario)
                 initial = world.truth_snapshot()
                 if scenario.output.truth_snapshots:
                     run.write_truth(None, truth_arrays(initial))
+                initial_interests = np.asarray(initial.interests)
+                tracker = MetricTracker(
+                    initial_interests.shape[0],
+                    initial_interests,
+                    utility_weights(manifest.scenario),
+                )
             manifest.timings_s["build_world_s"] = round(sw.elapsed_s, 4)
             run.write_manifest(manifest)
+            warmup_logs: list[pd.DataFrame] = []
             for episode in range(scenario.episodes):
+                if warm is not None and episode == warmup.episodes:
+                    stage = "the warm start of the measured policy"
+                    with Stopwatch() as warm_sw:
+                        world.set_policy(policy)
+                        _attach_ground_truth(policy, world, scenario)
+                        for past in warmup_logs:
+                            policy.update(past)
+                    warmup_logs.clear()
+                    manifest.timings_s["warm_start_s"] = round(warm_sw.elapsed_s, 4)
+                in_warmup = warm is not None and episode < warmup.episodes
+                serving = warm if in_warmup else policy
                 stage = f"episode {episode}"
                 progress.start_episode(episode)
                 with Stopwatch() as sim_sw:
@@ -122,26 +157,29 @@ def run_scenario(
                 with Stopwatch() as write_sw:
                     # Order matters: truth, then events, then metrics, then the manifest,
                     # so a file that mentions episode e implies the earlier ones are whole.
+                    truth = truth_arrays(result.truth)
                     if scenario.output.truth_snapshots:
-                        run.write_truth(episode, truth_arrays(result.truth))
+                        run.write_truth(episode, truth)
+                    tracker.sync_catalog(
+                        world, run.root if scenario.output.truth_snapshots else None
+                    )
                     run.write_events(episode, result.events)
                     events = result.events.to_pandas()
-                    context = MetricContext(
-                        episode=episode,
-                        n_users=int(np.asarray(initial.interests).shape[0]),
-                        n_items_available=int(np.asarray(world.catalog_view().available).sum()),
-                        interests_initial=np.asarray(initial.interests),
-                        interests=np.asarray(result.truth.interests),
+                    context = tracker.context(
+                        episode, truth, int(np.asarray(world.catalog_view().available).sum())
                     )
                     metric_rows.append(
                         {"episode": episode, **compute_metrics(events, context, metric_names)}
                     )
+                    tracker.advance(events, truth)
                     table = _with_run_columns(tidy_metrics(metric_rows), scenario)
                     run.write_metrics(table)
                 manifest.episodes_finished = episode + 1
                 manifest.episodes.append(
                     {
                         "episode": episode,
+                        "policy": warmup.policy.name if in_warmup else policy_name,
+                        "phase": "warmup" if in_warmup else "measured",
                         "n_sessions": int(result.n_sessions),
                         "n_slates": int(result.n_slates),
                         "n_events": int(result.n_events),
@@ -154,16 +192,23 @@ def run_scenario(
                 run.write_manifest(manifest)
                 stage = f"the policy update after episode {episode}"
                 with Stopwatch() as update_sw:
-                    policy.update(events)
+                    serving.update(events)
+                health = collect_health(serving)  # optional side channel of the policy
+                if health:
+                    metric_rows[-1].update(health)
+                    table = _with_run_columns(tidy_metrics(metric_rows), scenario)
+                    run.write_metrics(table)
+                if in_warmup:
+                    warmup_logs.append(events)
                 manifest.episodes[-1]["update_s"] = round(update_sw.elapsed_s, 4)
                 progress.end_episode()
             progress.close()
             if scenario.output.plots:
                 stage = "plotting"
-                from experiments.plots import plot_run
+                from experiments.report import plot_directory
 
                 with Stopwatch() as plot_sw:
-                    plot_run(run.root)
+                    plot_directory(run.root)
                 manifest.timings_s["plots_s"] = round(plot_sw.elapsed_s, 4)
         except BaseException as exc:
             progress.close()
@@ -179,9 +224,15 @@ def run_scenario(
 
 
 def _attach_ground_truth(policy: Any, world: Any, scenario: Scenario) -> None:
-    """Hand an oracle its ground-truth view (the scenario allowed it at load time)."""
+    """Hand an oracle its ground-truth view (the scenario allowed it at load time).
+
+    Does nothing for a policy that does not declare ``needs_ground_truth``.
+    """
+    if not getattr(policy, "needs_ground_truth", False):
+        return
     if not scenario.allow_ground_truth:  # validated at load; re-checked before any access
-        raise UserError(f"policy {scenario.policy.name!r} needs `allow_ground_truth: true`")
+        name = getattr(policy, "name", type(policy).__name__)
+        raise UserError(f"policy {name!r} needs `allow_ground_truth: true`")
     from sim.ground_truth import GroundTruthView
 
     policy.attach_ground_truth(GroundTruthView(world.config, world.catalog, world.population))

@@ -5,7 +5,8 @@ behaviour sequences and feedback logs as plain arrays and dataclasses.
 """
 
 from onefeed.behaviour import BehaviourSequence, EventType
-from onefeed.model import OneFeedConfig, OneFeedModel
+from onefeed.config import OneFeedConfig
+from onefeed.model import OneFeedModel
 from onefeed.self_enhance import FeedbackLog, UserFeedback
 
 __all__ = [

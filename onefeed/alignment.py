@@ -32,8 +32,9 @@ def _norm_back(y: np.ndarray, n: np.ndarray, dy: np.ndarray) -> np.ndarray:
     return (dy - y * (y * dy).sum(1, keepdims=True)) / n
 
 
-def alignment_loss(params: Params, codes: np.ndarray, words: np.ndarray, tau: float = 0.1
-                   ) -> tuple[float, Params]:
+def alignment_loss(
+    params: Params, codes: np.ndarray, words: np.ndarray, tau: float = 0.1
+) -> tuple[float, Params]:
     """InfoNCE over ``b`` (SID, text) pairs with in-batch negatives.
 
     Args:

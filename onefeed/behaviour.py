@@ -45,9 +45,7 @@ class BehaviourSequence:
 
     def positive_items(self) -> np.ndarray:
         """Items the user engaged with (click, long dwell, search click)."""
-        keep = np.isin(
-            self.types, [EventType.CLICK, EventType.LONG_DWELL, EventType.SEARCH_CLICK]
-        )
+        keep = np.isin(self.types, [EventType.CLICK, EventType.LONG_DWELL, EventType.SEARCH_CLICK])
         return self.items[keep & (self.items >= 0)]
 
 
@@ -119,9 +117,11 @@ def prefix_windows(
         padded; ``(m,)`` int64 next items; ``(m,)`` int64 user indices.
     """
     lens = np.array([len(s) for s in sequences], dtype=np.int64)
-    flat = np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences]) if len(
-        sequences
-    ) else np.zeros(0, dtype=np.int64)
+    flat = (
+        np.concatenate([np.asarray(s, dtype=np.int64) for s in sequences])
+        if len(sequences)
+        else np.zeros(0, dtype=np.int64)
+    )
     starts = np.concatenate([[0], np.cumsum(lens)[:-1]])
     user_of = np.repeat(np.arange(len(sequences)), lens)
     pos = np.arange(len(flat)) - starts[user_of]

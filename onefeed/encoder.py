@@ -39,8 +39,12 @@ def scatter_rows(index: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarr
 
 
 def init_encoder(
-    params: Params, rng: np.random.Generator, n_items: int, level_sizes: list[int],
-    dim: int, max_len: int,
+    params: Params,
+    rng: np.random.Generator,
+    n_items: int,
+    level_sizes: list[int],
+    dim: int,
+    max_len: int,
 ) -> None:
     """Add the encoder's parameters (prefix ``enc.``) to ``params``."""
     s = 0.1
@@ -77,7 +81,10 @@ def item_vectors_backward(dv: np.ndarray, codes: np.ndarray, params: Params) -> 
 
 
 def encode(
-    params: Params, v: np.ndarray, batch: PackedBatch, dropout: float = 0.0,
+    params: Params,
+    v: np.ndarray,
+    batch: PackedBatch,
+    dropout: float = 0.0,
     rng: np.random.Generator | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Forward pass of the encoder.
@@ -93,7 +100,7 @@ def encode(
         ``(u, cache)``: user states of shape ``(b, dim)`` and the backward cache.
     """
     items, mask = batch.items, batch.mask
-    b, t = items.shape
+    t = items.shape[1]
     has_item = (items >= 0) & mask
     e = np.where(has_item[..., None], v[np.clip(items, 0, None)], 0.0).astype(v.dtype)
     e += params["enc.T"][batch.types] * mask[..., None]
@@ -106,8 +113,11 @@ def encode(
     if dropout > 0 and rng is not None:
         dmask = (rng.random(e.shape) >= dropout).astype(e.dtype) / (1.0 - dropout)
         e = e * dmask
-    rec = params["enc.p"][::-1][-t:] if t <= len(params["enc.p"]) else np.pad(
-        params["enc.p"][::-1], (t - len(params["enc.p"]), 0))
+    rec = (
+        params["enc.p"][::-1][-t:]
+        if t <= len(params["enc.p"])
+        else np.pad(params["enc.p"][::-1], (t - len(params["enc.p"]), 0))
+    )
     s = rec[None, :] + e @ params["enc.q"]
     s = np.where(mask, s, -np.inf)
     smax = np.max(s, axis=1, keepdims=True)
@@ -120,13 +130,26 @@ def encode(
     pre = z @ params["enc.W3"] + params["enc.b3"]
     f = np.maximum(pre, 0.0)
     u = z + f @ params["enc.W4"]
-    cache = dict(batch=batch, e=e, alpha=alpha, h=h, el=el, z=z, pre=pre, f=f,
-                 dmask=dmask, has_item=has_item, wvalid=wvalid, wcount=wcount)
+    cache = dict(
+        batch=batch,
+        e=e,
+        alpha=alpha,
+        h=h,
+        el=el,
+        z=z,
+        pre=pre,
+        f=f,
+        dmask=dmask,
+        has_item=has_item,
+        wvalid=wvalid,
+        wcount=wcount,
+    )
     return u, cache
 
 
-def encode_backward(params: Params, cache: dict[str, Any], du: np.ndarray, n_items: int
-                    ) -> tuple[Params, np.ndarray]:
+def encode_backward(
+    params: Params, cache: dict[str, Any], du: np.ndarray, n_items: int
+) -> tuple[Params, np.ndarray]:
     """Backward pass of :func:`encode`.
 
     Args:
@@ -174,6 +197,5 @@ def encode_backward(params: Params, cache: dict[str, Any], du: np.ndarray, n_ite
     if wvalid.any():
         per = de / np.maximum(cache["wcount"], 1)[..., None]
         rows = np.broadcast_to(per[:, :, None, :], (*wvalid.shape, per.shape[-1]))
-        g["qry.Wemb"] = scatter_rows(batch.words[wvalid], rows[wvalid],
-                                     params["qry.Wemb"].shape[0])
+        g["qry.Wemb"] = scatter_rows(batch.words[wvalid], rows[wvalid], params["qry.Wemb"].shape[0])
     return g, dv

@@ -45,14 +45,19 @@ class Examples:
     def behaviour(self, idx: np.ndarray) -> PackedBatch:
         """Packed behaviour of the examples at ``idx``."""
         items = self.items[idx]
-        return PackedBatch(items, self.types[idx], self.words[idx],
-                           (items >= 0) | (self.types[idx] == EventType.QUERY))
+        return PackedBatch(
+            items,
+            self.types[idx],
+            self.words[idx],
+            (items >= 0) | (self.types[idx] == EventType.QUERY),
+        )
 
     @staticmethod
     def concat(parts: list[Examples]) -> Examples:
         """Concatenate example sets (same window and query lengths)."""
-        return Examples(*(np.concatenate([getattr(p, f) for p in parts])
-                          for f in Examples.__dataclass_fields__))
+        return Examples(
+            *(np.concatenate([getattr(p, f) for p in parts]) for f in Examples.__dataclass_fields__)
+        )
 
 
 def from_click_sequences(
@@ -73,18 +78,27 @@ def from_click_sequences(
     win, tgt, _ = prefix_windows(sequences, max_len)
     m, q = len(tgt), item_query.shape[1]
     return Examples(
-        items=win, types=np.full(win.shape, int(EventType.CLICK), dtype=np.int64),
-        words=np.full((m, max_len, q), -1, dtype=np.int64), targets=tgt,
-        weights=np.full(m, weight), negative=np.zeros(m, dtype=bool),
-        queries=item_query[tgt], query_weights=np.full(m, weight),
+        items=win,
+        types=np.full(win.shape, int(EventType.CLICK), dtype=np.int64),
+        words=np.full((m, max_len, q), -1, dtype=np.int64),
+        targets=tgt,
+        weights=np.full(m, weight),
+        negative=np.zeros(m, dtype=bool),
+        queries=item_query[tgt],
+        query_weights=np.full(m, weight),
         query_negative=np.zeros(m, dtype=bool),
     )
 
 
 def from_behaviour(
-    histories: list[BehaviourSequence], targets: np.ndarray, max_len: int,
-    queries: np.ndarray, weights: np.ndarray, negative: np.ndarray,
-    query_weights: np.ndarray, query_negative: np.ndarray,
+    histories: list[BehaviourSequence],
+    targets: np.ndarray,
+    max_len: int,
+    queries: np.ndarray,
+    weights: np.ndarray,
+    negative: np.ndarray,
+    query_weights: np.ndarray,
+    query_negative: np.ndarray,
 ) -> Examples:
     """Examples from explicit behaviour histories (one per example).
 
@@ -102,17 +116,27 @@ def from_behaviour(
         :class:`Examples`.
     """
     pb = pack(histories, max_len, queries.shape[1])
-    return Examples(pb.items, pb.types, pb.words, np.asarray(targets, dtype=np.int64),
-                    np.asarray(weights, dtype=np.float64), np.asarray(negative, dtype=bool),
-                    np.asarray(queries, dtype=np.int64), np.asarray(query_weights, dtype=float),
-                    np.asarray(query_negative, dtype=bool))
+    return Examples(
+        pb.items,
+        pb.types,
+        pb.words,
+        np.asarray(targets, dtype=np.int64),
+        np.asarray(weights, dtype=np.float64),
+        np.asarray(negative, dtype=bool),
+        np.asarray(queries, dtype=np.int64),
+        np.asarray(query_weights, dtype=float),
+        np.asarray(query_negative, dtype=bool),
+    )
 
 
 def click_examples_from_behaviour(
     sequences: list[BehaviourSequence], max_len: int, item_query: np.ndarray
 ) -> Examples:
-    """Examples for every positive item event (click, long dwell, search click) of each
-    behaviour sequence, with all earlier events as context."""
+    """Examples for every positive item event of each behaviour sequence.
+
+    Positive events are clicks, long dwells and search clicks; the context of each is
+    every earlier event.
+    """
     hist, tgt = [], []
     pos_types = (EventType.CLICK, EventType.LONG_DWELL, EventType.SEARCH_CLICK)
     for s in sequences:
@@ -124,5 +148,6 @@ def click_examples_from_behaviour(
     m = len(tgt)
     tgt_a = np.array(tgt, dtype=np.int64)
     ones, zeros = np.ones(m), np.zeros(m, dtype=bool)
-    return from_behaviour(hist, tgt_a, max_len, item_query[tgt_a].reshape(m, -1), ones, zeros,
-                          ones, zeros)
+    return from_behaviour(
+        hist, tgt_a, max_len, item_query[tgt_a].reshape(m, -1), ones, zeros, ones, zeros
+    )

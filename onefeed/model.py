@@ -1,9 +1,12 @@
-"""The OneFeed model: semantic IDs, shared encoder, SID and query heads, alignment,
-a ranking stage over generated candidates, and self-enhancement."""
+"""The OneFeed model: semantic IDs, encoder, SID and query heads, alignment, ranking.
+
+The ranking stage re-scores the SID generator's beam (see :meth:`OneFeedModel.score_all`);
+self-enhancement retrains on feedback to the model's own outputs.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from typing import Any
 
 import numpy as np
@@ -12,12 +15,14 @@ from tqdm.auto import tqdm
 
 from onefeed.alignment import init_alignment
 from onefeed.behaviour import BehaviourSequence, as_sequence, pack
+from onefeed.config import OneFeedConfig
 from onefeed.encoder import encode, init_encoder, item_vectors
 from onefeed.examples import Examples, click_examples_from_behaviour, from_click_sequences
 from onefeed.losses import log_softmax
 from onefeed.objective import Batch, LossWeights, loss_and_grads
 from onefeed.optim import Adam
 from onefeed.query_head import generate_queries, init_query_head
+from onefeed.ranking import transition_feature, transition_matrix
 from onefeed.rng import named_rng
 from onefeed.semantic_ids import SemanticIds, build_trie, residual_quantise
 from onefeed.sid_head import beam_search, init_sid_head
@@ -29,77 +34,6 @@ from onefeed.text import (
 )
 
 History = np.ndarray | BehaviourSequence
-
-
-@dataclass(frozen=True)
-class OneFeedConfig:
-    """Hyper-parameters of :class:`OneFeedModel`.
-
-    Attributes:
-        levels: Residual quantiser levels (a collision code is appended).
-        codebook_size: Centroids per level.
-        kmeans_iters: Lloyd iterations per level.
-        text_dim: TF-IDF/SVD item-embedding dimension.
-        collab_dim: Co-occurrence PPMI/SVD factor dimension (0: text only).
-        dim: Encoder/state dimension.
-        hidden: Hidden width of the SID and query heads.
-        max_len: Events of history read by the encoder.
-        max_query_words: Maximum generated query length.
-        epochs: Training epochs of :meth:`OneFeedModel.fit`.
-        batch_size: Examples per step.
-        lr: Adam learning rate.
-        weight_decay: Decoupled weight decay.
-        dropout: Event-embedding dropout.
-        rank_weight: Weight of the ranking-stage item loss.
-        sid_weight: Weight of the SID generation loss.
-        query_weight: Weight of the query generation loss.
-        align_weight: Weight of the SID-query InfoNCE.
-        align_batch: Alignment pairs per step.
-        query_rows: Examples of each batch that also train the query head (0: all).
-        tau: InfoNCE temperature.
-        beam: Beam width = generated candidates per user.
-        blend_sid: Ranking-stage weight of the SID log-probability.
-        blend_rank: Ranking-stage weight of the state-item log-softmax score.
-        blend_trans: Ranking-stage weight of the transition feature.
-        trans_decay: Decay over the last three history items in the transition feature.
-        progress: Show tqdm progress bars.
-    """
-
-    levels: int = 3
-    codebook_size: int = 256
-    kmeans_iters: int = 20
-    text_dim: int = 64
-    collab_dim: int = 32
-    dim: int = 64
-    hidden: int = 128
-    max_len: int = 20
-    max_query_words: int = 4
-    epochs: int = 20
-    batch_size: int = 512
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    dropout: float = 0.2
-    rank_weight: float = 1.0
-    sid_weight: float = 1.0
-    query_weight: float = 0.2
-    align_weight: float = 0.1
-    align_batch: int = 256
-    query_rows: int = 128
-    tau: float = 0.1
-    beam: int = 100
-    blend_sid: float = 0.3
-    blend_rank: float = 1.0
-    blend_trans: float = 0.3
-    trans_decay: float = 0.5
-    progress: bool = False
-
-    def __post_init__(self) -> None:
-        if self.levels < 1 or self.codebook_size < 1 or self.dim < 1 or self.beam < 1:
-            raise ValueError("levels, codebook_size, dim and beam must be >= 1")
-        if not 1 <= self.max_query_words <= 8:
-            raise ValueError("max_query_words must be in [1, 8]")
-        if not 0 <= self.dropout < 1:
-            raise ValueError("dropout must be in [0, 1)")
 
 
 class OneFeedModel:
@@ -150,11 +84,13 @@ class OneFeedModel:
         self.vocab = build_vocabulary(item_text, max_words=cfg.max_query_words)
         emb = text_embeddings(item_text, cfg.text_dim, seed)
         if cfg.collab_dim > 0:
-            emb = np.hstack([emb, collaborative_embeddings(clicks, self.n_items,
-                                                           cfg.collab_dim, seed=seed)])
-        self.sids = residual_quantise(emb, cfg.levels, cfg.codebook_size,
-                                      named_rng(seed, "quantiser"), cfg.kmeans_iters)
-        self.trans = _transition_matrix(clicks, self.n_items)
+            emb = np.hstack(
+                [emb, collaborative_embeddings(clicks, self.n_items, cfg.collab_dim, seed=seed)]
+            )
+        self.sids = residual_quantise(
+            emb, cfg.levels, cfg.codebook_size, named_rng(seed, "quantiser"), cfg.kmeans_iters
+        )
+        self.trans = transition_matrix(clicks, self.n_items)
         rng = named_rng(seed, "init")
         self.params = {}
         init_encoder(self.params, rng, self.n_items, self.sids.level_sizes, cfg.dim, cfg.max_len)
@@ -169,14 +105,25 @@ class OneFeedModel:
         self.train(ex, epochs if epochs is not None else cfg.epochs, "fit")
         return self
 
+    def sid_stats(self) -> dict[str, Any]:
+        """Codebook utilisation per level, collision rate and level sizes of the SIDs."""
+        assert self.sids is not None
+        return {
+            "utilisation": list(self.sids.utilisation),
+            "collision_rate": self.sids.collision_rate,
+            "level_sizes": list(self.sids.level_sizes),
+        }
+
     def examples_from(self, sequences: list[History]) -> Examples:
         """Training examples of every positive event given its past."""
         assert self.vocab is not None
         if all(not isinstance(s, BehaviourSequence) for s in sequences):
-            return from_click_sequences([np.asarray(s) for s in sequences], self.config.max_len,
-                                        self.vocab.item_query)
-        return click_examples_from_behaviour([as_sequence(s) for s in sequences],
-                                             self.config.max_len, self.vocab.item_query)
+            return from_click_sequences(
+                [np.asarray(s) for s in sequences], self.config.max_len, self.vocab.item_query
+            )
+        return click_examples_from_behaviour(
+            [as_sequence(s) for s in sequences], self.config.max_len, self.vocab.item_query
+        )
 
     def _encode_query_pairs(self, pairs: list[tuple[str, int]]) -> tuple[np.ndarray, np.ndarray]:
         assert self.vocab is not None
@@ -194,8 +141,15 @@ class OneFeedModel:
     def loss_weights(self) -> LossWeights:
         """The objective's weights from the config."""
         c = self.config
-        return LossWeights(c.rank_weight, c.sid_weight, c.query_weight, c.align_weight, c.tau,
-                           c.dropout, c.query_rows)
+        return LossWeights(
+            c.rank_weight,
+            c.sid_weight,
+            c.query_weight,
+            c.align_weight,
+            c.tau,
+            c.dropout,
+            c.query_rows,
+        )
 
     def train(self, ex: Examples, epochs: int, stage: str) -> list[dict[str, float]]:
         """Run ``epochs`` passes of Adam over ``ex`` (warm-starting from current params).
@@ -227,9 +181,17 @@ class OneFeedModel:
                 idx = order[s : s + cfg.batch_size]
                 b = len(idx)
                 a_codes, a_words = self._align_pairs(rng, text_items, qp_words, qp_items)
-                batch = Batch(ex.behaviour(idx), ex.targets[idx], ex.weights[idx] / b,
-                              ex.negative[idx], ex.queries[idx], ex.query_weights[idx] / b,
-                              ex.query_negative[idx], a_codes, a_words)
+                batch = Batch(
+                    ex.behaviour(idx),
+                    ex.targets[idx],
+                    ex.weights[idx] / b,
+                    ex.negative[idx],
+                    ex.queries[idx],
+                    ex.query_weights[idx] / b,
+                    ex.query_negative[idx],
+                    a_codes,
+                    a_words,
+                )
                 loss, parts, grads = loss_and_grads(self.params, codes, batch, lw, drop_rng)
                 self._opt.step(self.params, grads)
                 for k, v in {"loss": loss, **parts}.items():
@@ -241,8 +203,13 @@ class OneFeedModel:
         self.history.extend(log)
         return log
 
-    def _align_pairs(self, rng: np.random.Generator, text_items: np.ndarray,
-                     qp_words: np.ndarray, qp_items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _align_pairs(
+        self,
+        rng: np.random.Generator,
+        text_items: np.ndarray,
+        qp_words: np.ndarray,
+        qp_items: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
         assert self.sids is not None and self.vocab is not None
         a = self.config.align_batch
         if not self.config.align_weight or len(text_items) < 2:
@@ -261,20 +228,27 @@ class OneFeedModel:
         """Shape ``(b, dim)`` user states of ``histories`` (no dropout)."""
         assert self.sids is not None
         v = item_vectors(self.params, self.sids.codes)
-        pb = pack([as_sequence(h) for h in histories], self.config.max_len,
-                  self.config.max_query_words)
+        pb = pack(
+            [as_sequence(h) for h in histories], self.config.max_len, self.config.max_query_words
+        )
         return encode(self.params, v, pb)[0]
 
-    def generate(self, histories: list[History], beam: int | None = None,
-                 exclude_history: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    def generate(
+        self, histories: list[History], beam: int | None = None, exclude_history: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """SID generation: constrained beam search, ``(items, sid_logp)`` of ``(b, beam)``."""
         assert self.sids is not None
         u = self.user_states(histories)
         ex = [as_sequence(h).items for h in histories] if exclude_history else None
         return beam_search(self.params, u, self.sids, beam or self.config.beam, ex)
 
-    def score_all(self, histories: list[History], beam: int | None = None,
-                  exclude_history: bool = True, batch_size: int = 256) -> np.ndarray:
+    def score_all(
+        self,
+        histories: list[History],
+        beam: int | None = None,
+        exclude_history: bool = True,
+        batch_size: int = 256,
+    ) -> np.ndarray:
         """Ranking-stage scores over all items; ``-inf`` for items not generated.
 
         The score of a generated candidate ``i`` is
@@ -295,13 +269,18 @@ class OneFeedModel:
             blk[np.broadcast_to(rows, items.shape)[ok], items[ok]] = sc[ok]
         return out
 
-    def _rank(self, histories: list[History], beam: int | None, exclude_history: bool
-              ) -> tuple[np.ndarray, np.ndarray]:
+    def _rank(
+        self, histories: list[History], beam: int | None, exclude_history: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
         items, feats = self.candidate_features(histories, beam, exclude_history)
         return items, self.blend(items, feats)
 
-    def blend(self, items: np.ndarray, feats: dict[str, np.ndarray],
-              weights: dict[str, float] | None = None) -> np.ndarray:
+    def blend(
+        self,
+        items: np.ndarray,
+        feats: dict[str, np.ndarray],
+        weights: dict[str, float] | None = None,
+    ) -> np.ndarray:
         """Ranking-stage score of candidates from their features (``-inf`` padding)."""
         c = self.config
         w = weights or {"sid": c.blend_sid, "rank": c.blend_rank, "trans": c.blend_trans}
@@ -309,9 +288,9 @@ class OneFeedModel:
         score = score if isinstance(score, np.ndarray) else np.zeros(items.shape)
         return np.where(items >= 0, score, -np.inf)
 
-    def candidate_features(self, histories: list[History], beam: int | None = None,
-                           exclude_history: bool = True
-                           ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    def candidate_features(
+        self, histories: list[History], beam: int | None = None, exclude_history: bool = True
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """SID candidates and their ranking features.
 
         Returns:
@@ -329,20 +308,14 @@ class OneFeedModel:
         v = item_vectors(self.params, self.sids.codes)
         lp = log_softmax(u @ v.T + self.params["rank.bias"])
         feats = {"sid": sid_lp, "rank": np.take_along_axis(lp, ci, axis=1)}
-        feat = np.zeros(items.shape)
-        pos = [s.positive_items() for s in seqs]
-        for k in range(3):
-            last = np.array([p[-1 - k] if len(p) > k else -1 for p in pos], dtype=np.int64)
-            has = last >= 0
-            if not has.any():
-                break
-            rows = self.trans[np.clip(last, 0, None)].toarray()
-            feat += (cfg.trans_decay**k) * has[:, None] * np.take_along_axis(rows, ci, 1)
-        feats["trans"] = np.log(1e-4 + feat)
+        feats["trans"] = transition_feature(
+            self.trans, [s.positive_items() for s in seqs], items, cfg.trans_decay
+        )
         return items, feats
 
-    def recommend(self, histories: list[History], k: int = 10, exclude_history: bool = True
-                  ) -> tuple[np.ndarray, np.ndarray]:
+    def recommend(
+        self, histories: list[History], k: int = 10, exclude_history: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` feed items: SID generation then the ranking stage.
 
         Returns:
@@ -357,16 +330,16 @@ class OneFeedModel:
         u = self.user_states(histories)
         return generate_queries(self.params, u, self.config.max_query_words, n_queries)
 
-    def generate_queries(self, histories: list[History], n_queries: int = 1
-                         ) -> list[list[str]]:
+    def generate_queries(self, histories: list[History], n_queries: int = 1) -> list[list[str]]:
         """Generated intent queries (1-4 distinct catalogue words) per user."""
         assert self.vocab is not None
         ids = self.generate_query_ids(histories, n_queries)
         return [[self.vocab.decode(q) for q in row] for row in ids]
 
     # --------------------------------------------------------- self-enhancement
-    def self_enhance(self, log: Any, replay: list[History] | None = None,
-                     epochs: int = 1, **weights: float) -> list[dict[str, float]]:
+    def self_enhance(
+        self, log: Any, replay: list[History] | None = None, epochs: int = 1, **weights: float
+    ) -> list[dict[str, float]]:
         """One self-enhancement round on a :class:`~onefeed.self_enhance.FeedbackLog`.
 
         See :func:`onefeed.self_enhance.self_enhance_round`.
@@ -381,15 +354,20 @@ class OneFeedModel:
         assert self.sids is not None and self.vocab is not None and self.trans is not None
         t = self.trans.tocoo()
         return {
-            "config": asdict(self.config), "seed": self.seed, "n_items": self.n_items,
+            "config": asdict(self.config),
+            "seed": self.seed,
+            "n_items": self.n_items,
             "params": {k: v.copy() for k, v in self.params.items()},
-            "codes": self.sids.codes.copy(), "level_sizes": list(self.sids.level_sizes),
+            "codes": self.sids.codes.copy(),
+            "level_sizes": list(self.sids.level_sizes),
             "utilisation": list(self.sids.utilisation),
             "collision_rate": self.sids.collision_rate,
-            "vocab_words": list(self.vocab.words), "vocab_idf": self.vocab.idf.copy(),
+            "vocab_words": list(self.vocab.words),
+            "vocab_idf": self.vocab.idf.copy(),
             "item_words": [w.copy() for w in self.vocab.item_words],
             "item_query": self.vocab.item_query.copy(),
-            "trans": (t.row.copy(), t.col.copy(), t.data.copy()), "round": self._round,
+            "trans": (t.row.copy(), t.col.copy(), t.data.copy()),
+            "round": self._round,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -399,24 +377,19 @@ class OneFeedModel:
         self.params = {k: v.copy() for k, v in state["params"].items()}
         codes = state["codes"]
         children, leaf = build_trie(codes, state["level_sizes"])
-        self.sids = SemanticIds(codes, state["level_sizes"], children, leaf,
-                                state["utilisation"], state["collision_rate"])
-        self.vocab = Vocabulary(state["vocab_words"], state["vocab_idf"], state["item_words"],
-                                state["item_query"])
+        self.sids = SemanticIds(
+            codes,
+            state["level_sizes"],
+            children,
+            leaf,
+            state["utilisation"],
+            state["collision_rate"],
+        )
+        self.vocab = Vocabulary(
+            state["vocab_words"], state["vocab_idf"], state["item_words"], state["item_query"]
+        )
         r, c, d = state["trans"]
         self.trans = sp.csr_matrix((d, (r, c)), shape=(self.n_items, self.n_items))
         self._round = state["round"]
         self._opt = Adam(self.config.lr, weight_decay=self.config.weight_decay)
         self._query_pairs = self._encode_query_pairs([])
-
-
-def _transition_matrix(clicks: list[np.ndarray], n_items: int) -> sp.csr_matrix:
-    """Row-normalised next-item transition counts, shape ``(n_items, n_items)``."""
-    rows = [s[:-1] for s in clicks if len(s) > 1]
-    cols = [s[1:] for s in clicks if len(s) > 1]
-    if not rows:
-        return sp.csr_matrix((n_items, n_items))
-    r, c = np.concatenate(rows), np.concatenate(cols)
-    m = sp.csr_matrix((np.ones(len(r)), (r, c)), shape=(n_items, n_items))
-    deg = np.asarray(m.sum(1)).ravel()
-    return (sp.diags(1.0 / np.maximum(deg, 1)) @ m).tocsr()

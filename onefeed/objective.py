@@ -68,7 +68,10 @@ def _add(into: Params, g: Params, scale: float = 1.0) -> None:
 
 
 def loss_and_grads(
-    params: Params, codes: np.ndarray, batch: Batch, lw: LossWeights,
+    params: Params,
+    codes: np.ndarray,
+    batch: Batch,
+    lw: LossWeights,
     rng: np.random.Generator | None = None,
 ) -> tuple[float, dict[str, float], Params]:
     """Joint loss and gradients of every parameter.
@@ -93,8 +96,7 @@ def loss_and_grads(
     tcodes = codes[batch.targets]
     if lw.rank:
         logits = u @ v.T + params["rank.bias"]
-        lr_, (dl,) = sequence_loss([logits], batch.targets[:, None], batch.weights,
-                                   batch.negative)
+        lr_, (dl,) = sequence_loss([logits], batch.targets[:, None], batch.weights, batch.negative)
         parts["rank"] = lr_
         dl = dl * lw.rank
         du += dl @ v
@@ -114,8 +116,9 @@ def loss_and_grads(
         tgt = step_targets(queries, params["qry.O"].shape[1] - 1)
         has = (queries >= 0).any(1)
         qw = batch.query_weights[:nq] * has * (len(u) / len(queries))
-        lq, dql = sequence_loss(ql, np.where(has[:, None], tgt, -1), qw,
-                                batch.query_negative[:nq], qm)
+        lq, dql = sequence_loss(
+            ql, np.where(has[:, None], tgt, -1), qw, batch.query_negative[:nq], qm
+        )
         parts["query"] = lq
         g, d = query_backward(params, qcache, [x * lw.query for x in dql])
         _add(grads, g)
@@ -127,7 +130,11 @@ def loss_and_grads(
         la, g = alignment_loss(params, batch.align_codes, batch.align_words, lw.tau)
         parts["align"] = la
         _add(grads, g, lw.align)
-    total = (lw.rank * parts.get("rank", 0.0) + lw.sid * parts.get("sid", 0.0)
-             + lw.query * parts.get("query", 0.0) + lw.align * parts.get("align", 0.0))
+    total = (
+        lw.rank * parts.get("rank", 0.0)
+        + lw.sid * parts.get("sid", 0.0)
+        + lw.query * parts.get("query", 0.0)
+        + lw.align * parts.get("align", 0.0)
+    )
     grads = {k: np.asarray(g, dtype=params[k].dtype) for k, g in grads.items()}
     return total, parts, grads

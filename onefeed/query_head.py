@@ -18,11 +18,11 @@ from onefeed.losses import log_softmax
 Params = dict[str, np.ndarray]
 
 
-def init_query_head(params: Params, rng: np.random.Generator, vocab_size: int, dim: int,
-                    hidden: int) -> None:
+def init_query_head(
+    params: Params, rng: np.random.Generator, vocab_size: int, dim: int, hidden: int
+) -> None:
     """Add the query head's parameters (prefix ``qry.``) to ``params``."""
-    params["qry.Wemb"] = (0.1 * rng.standard_normal((max(vocab_size, 1), dim))).astype(
-        np.float32)
+    params["qry.Wemb"] = (0.1 * rng.standard_normal((max(vocab_size, 1), dim))).astype(np.float32)
     params["qry.W"] = (rng.standard_normal((dim, hidden)) / np.sqrt(dim)).astype(np.float32)
     params["qry.bh"] = np.zeros(hidden, dtype=np.float32)
     params["qry.O"] = (0.1 * rng.standard_normal((hidden, vocab_size + 1))).astype(np.float32)
@@ -58,8 +58,9 @@ def _step_mask(prev: np.ndarray, step: int, vocab_size: int) -> np.ndarray:
     return m
 
 
-def query_forward(params: Params, u: np.ndarray, queries: np.ndarray
-                  ) -> tuple[list[np.ndarray], list[np.ndarray], dict[str, Any]]:
+def query_forward(
+    params: Params, u: np.ndarray, queries: np.ndarray
+) -> tuple[list[np.ndarray], list[np.ndarray], dict[str, Any]]:
     """Teacher-forced step logits.
 
     Args:
@@ -85,8 +86,9 @@ def query_forward(params: Params, u: np.ndarray, queries: np.ndarray
     return logits, masks, {"ctxs": ctxs, "hids": hids, "queries": queries}
 
 
-def query_backward(params: Params, cache: dict[str, Any], dlogits: list[np.ndarray]
-                   ) -> tuple[Params, np.ndarray]:
+def query_backward(
+    params: Params, cache: dict[str, Any], dlogits: list[np.ndarray]
+) -> tuple[Params, np.ndarray]:
     """Backward of :func:`query_forward`: ``(grads, du)``."""
     q = cache["queries"]
     g: Params = {"qry.O": 0, "qry.bo": 0, "qry.W": 0, "qry.bh": 0}  # type: ignore[dict-item]
@@ -109,8 +111,13 @@ def query_backward(params: Params, cache: dict[str, Any], dlogits: list[np.ndarr
     return g, dctx_acc
 
 
-def generate_queries(params: Params, u: np.ndarray, max_words: int = 4, n_queries: int = 1,
-                     allowed: np.ndarray | None = None) -> np.ndarray:
+def generate_queries(
+    params: Params,
+    u: np.ndarray,
+    max_words: int = 4,
+    n_queries: int = 1,
+    allowed: np.ndarray | None = None,
+) -> np.ndarray:
     """Decode queries: the ``n_queries`` best first words, each continued greedily.
 
     Args:

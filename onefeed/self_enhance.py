@@ -65,15 +65,17 @@ class FeedbackWeights:
     query_ignore: float = 0.05
 
 
-def feedback_examples(log: FeedbackLog, max_len: int, item_query: np.ndarray,
-                      fw: FeedbackWeights | None = None) -> Examples:
+def feedback_examples(
+    log: FeedbackLog, max_len: int, item_query: np.ndarray, fw: FeedbackWeights | None = None
+) -> Examples:
     """Turn a feedback log into weighted examples for both heads.
 
     Positives: clicked / long-dwell generated items (``max`` of the matching weights, query
     target = the item's canonical query), and items clicked in the results of a generated
     query (item positive, and that query as a positive query target). Negatives: skipped
     and ignored generated items (unlikelihood); shown generated queries neither clicked
-    nor leading to a click (query unlikelihood, no item loss).
+    nor leading to a click (query unlikelihood, no item loss). Rows whose weights are all
+    zero (e.g. ``ignore=0``) are dropped.
 
     Args:
         log: The feedback log.
@@ -92,8 +94,9 @@ def feedback_examples(log: FeedbackLog, max_len: int, item_query: np.ndarray,
         h = as_sequence(uf.history)
         for j, item in enumerate(np.asarray(uf.shown_items, dtype=np.int64)):
             if uf.clicked[j] or uf.long_dwell[j]:
-                w = max(fw.click if uf.clicked[j] else 0.0,
-                        fw.long_dwell if uf.long_dwell[j] else 0.0)
+                w = max(
+                    fw.click if uf.clicked[j] else 0.0, fw.long_dwell if uf.long_dwell[j] else 0.0
+                )
                 rows.append((item, item_query[item], w, False, w, False))
             else:
                 w = fw.skip if uf.skipped[j] else fw.ignore
@@ -111,19 +114,44 @@ def feedback_examples(log: FeedbackLog, max_len: int, item_query: np.ndarray,
             w = fw.query_click if clicked else fw.query_ignore
             rows.append((0, sq[qi], 0.0, False, w, not clicked))
             hist.append(h)
+    rows_hist = [(r, h) for r, h in zip(rows, hist, strict=True) if r[2] > 0 or r[4] > 0]
+    rows = [r for r, _ in rows_hist]
+    hist = [h for _, h in rows_hist]
     if not rows:
-        return from_behaviour([], np.zeros(0, np.int64), max_len, np.zeros((0, q), np.int64),
-                              np.zeros(0), np.zeros(0, bool), np.zeros(0), np.zeros(0, bool))
+        return from_behaviour(
+            [],
+            np.zeros(0, np.int64),
+            max_len,
+            np.zeros((0, q), np.int64),
+            np.zeros(0),
+            np.zeros(0, bool),
+            np.zeros(0),
+            np.zeros(0, bool),
+        )
     tgt, qs, w, neg, qw, qneg = zip(*rows, strict=True)
-    return from_behaviour(hist, np.array(tgt), max_len, np.stack(qs), np.array(w),
-                          np.array(neg), np.array(qw), np.array(qneg))
+    return from_behaviour(
+        hist,
+        np.array(tgt),
+        max_len,
+        np.stack(qs),
+        np.array(w),
+        np.array(neg),
+        np.array(qw),
+        np.array(qneg),
+    )
 
 
-def self_enhance_round(model: OneFeedModel, log: FeedbackLog,
-                       replay: list[np.ndarray | BehaviourSequence] | None = None,
-                       epochs: int = 1, **weights: float) -> list[dict[str, float]]:
-    """Retrain both heads on the feedback (plus optional replay of the original data),
-    warm-starting from the model's current parameters and optimiser state.
+def self_enhance_round(
+    model: OneFeedModel,
+    log: FeedbackLog,
+    replay: list[np.ndarray | BehaviourSequence] | None = None,
+    epochs: int = 1,
+    **weights: float,
+) -> list[dict[str, float]]:
+    """Retrain both heads on the feedback, warm-starting from the current parameters.
+
+    The feedback examples may be mixed with a replay of the original data; the
+    optimiser state carries over.
 
     Args:
         model: A fitted :class:`~onefeed.model.OneFeedModel`.
@@ -136,8 +164,9 @@ def self_enhance_round(model: OneFeedModel, log: FeedbackLog,
         Per-epoch mean losses.
     """
     assert model.vocab is not None
-    ex = feedback_examples(log, model.config.max_len, model.vocab.item_query,
-                           FeedbackWeights(**weights))
+    ex = feedback_examples(
+        log, model.config.max_len, model.vocab.item_query, FeedbackWeights(**weights)
+    )
     if replay:
         ex = Examples.concat([ex, model.examples_from(replay)])
     if len(ex) == 0:

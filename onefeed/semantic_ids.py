@@ -143,8 +143,7 @@ def residual_quantise(
         codes[:, lvl] = a
         resid -= centres[a]
         util.append(len(np.unique(a)) / k)
-    _, group, counts = np.unique(codes[:, :levels], axis=0, return_inverse=True,
-                                 return_counts=True)
+    _, group, counts = np.unique(codes[:, :levels], axis=0, return_inverse=True, return_counts=True)
     group = group.ravel()
     order = np.argsort(group, kind="stable")
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])

@@ -18,16 +18,19 @@ from onefeed.semantic_ids import SemanticIds
 Params = dict[str, np.ndarray]
 
 
-def init_sid_head(params: Params, rng: np.random.Generator, level_sizes: list[int], dim: int,
-                  hidden: int) -> None:
+def init_sid_head(
+    params: Params, rng: np.random.Generator, level_sizes: list[int], dim: int, hidden: int
+) -> None:
     """Add the SID head's parameters (prefix ``sid.``) to ``params``."""
     for lvl, k in enumerate(level_sizes):
         params[f"sid.W{lvl}"] = (rng.standard_normal((dim, hidden)) / np.sqrt(dim)).astype(
-            np.float32)
+            np.float32
+        )
         params[f"sid.bh{lvl}"] = np.zeros(hidden, dtype=np.float32)
         for j in range(lvl):
-            params[f"sid.P{lvl}_{j}"] = (0.1 * rng.standard_normal(
-                (level_sizes[j], hidden))).astype(np.float32)
+            params[f"sid.P{lvl}_{j}"] = (
+                0.1 * rng.standard_normal((level_sizes[j], hidden))
+            ).astype(np.float32)
         params[f"sid.O{lvl}"] = (0.1 * rng.standard_normal((hidden, k))).astype(np.float32)
         params[f"sid.bo{lvl}"] = np.zeros(k, dtype=np.float32)
 
@@ -36,8 +39,9 @@ def _n_levels(params: Params) -> int:
     return sum(1 for k in params if k.startswith("sid.O"))
 
 
-def sid_forward(params: Params, u: np.ndarray, codes: np.ndarray
-                ) -> tuple[list[np.ndarray], dict[str, Any]]:
+def sid_forward(
+    params: Params, u: np.ndarray, codes: np.ndarray
+) -> tuple[list[np.ndarray], dict[str, Any]]:
     """Teacher-forced level logits.
 
     Args:
@@ -59,8 +63,9 @@ def sid_forward(params: Params, u: np.ndarray, codes: np.ndarray
     return logits, {"u": u, "codes": codes, "hids": hids}
 
 
-def sid_backward(params: Params, cache: dict[str, Any], dlogits: list[np.ndarray]
-                 ) -> tuple[Params, np.ndarray]:
+def sid_backward(
+    params: Params, cache: dict[str, Any], dlogits: list[np.ndarray]
+) -> tuple[Params, np.ndarray]:
     """Backward of :func:`sid_forward`: ``(grads, du)``."""
     u, codes = cache["u"], cache["codes"]
     g: Params = {}
@@ -99,13 +104,7 @@ def beam_search(
         valid items exist) and their SID log-probabilities (``-inf`` for padding).
     """
     b = len(u)
-    n_items = len(sids.codes)
-    ex_mask = None
-    if exclude is not None:
-        ex_mask = np.zeros((b, n_items), dtype=bool)
-        for r, ex in enumerate(exclude):
-            ex = np.asarray(ex, dtype=np.int64)
-            ex_mask[r, ex[(ex >= 0) & (ex < n_items)]] = True
+    full = _exhausted_nodes(sids, exclude, b) if exclude is not None else None
     nodes = np.zeros((b, 1), dtype=np.int64)
     scores = np.zeros((b, 1))
     prefix = np.zeros((b, 1, 0), dtype=np.int64)
@@ -120,9 +119,8 @@ def beam_search(
         table = sids.children[lvl]
         child = np.where(nodes[..., None] >= 0, table[np.clip(nodes, 0, None)], -1)
         total = np.where(child >= 0, scores[..., None] + logp, -np.inf)
-        if lvl == n_lv - 1 and ex_mask is not None:
-            item = np.where(child >= 0, sids.leaf_item[np.clip(child, 0, None)], 0)
-            total = np.where(ex_mask[rows[..., None], item], -np.inf, total)
+        if full is not None:
+            total = np.where(full[lvl][rows[..., None], np.clip(child, 0, None)], -np.inf, total)
         k = total.shape[2]
         flat = total.reshape(b, -1)
         width = min(beam, flat.shape[1])
@@ -134,3 +132,38 @@ def beam_search(
         prefix = np.concatenate([prefix[rows, src], code[..., None]], axis=2)
     items = np.where(nodes >= 0, sids.leaf_item[np.clip(nodes, 0, None)], -1)
     return items, np.where(items >= 0, scores, -np.inf)
+
+
+def item_nodes(sids: SemanticIds) -> np.ndarray:
+    """Trie node of every item at every depth, shape ``(n_items, n_levels)``."""
+    node = np.zeros(len(sids.codes), dtype=np.int64)
+    out = np.empty(sids.codes.shape, dtype=np.int64)
+    for lvl in range(sids.n_levels):
+        node = sids.children[lvl][node, sids.codes[:, lvl]]
+        out[:, lvl] = node
+    return out
+
+
+def _exhausted_nodes(sids: SemanticIds, exclude: list[np.ndarray], b: int) -> list[np.ndarray]:
+    """Per level, shape ``(b, n_nodes_l)`` bool: every item under the node is excluded.
+
+    Pruning such prefixes during the search keeps the beam on items it may return.
+    """
+    n_items = len(sids.codes)
+    nodes = item_nodes(sids)
+    rows, cols = [], []
+    for r, ex in enumerate(exclude):
+        ex = np.unique(np.asarray(ex, dtype=np.int64))
+        ex = ex[(ex >= 0) & (ex < n_items)]
+        rows.append(np.full(len(ex), r))
+        cols.append(ex)
+    row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+    item = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+    out = []
+    for lvl in range(sids.n_levels):
+        n_nodes = sids.children[lvl].max() + 1
+        size = np.bincount(nodes[:, lvl], minlength=n_nodes)
+        cnt = np.zeros((b, n_nodes), dtype=np.int32)
+        np.add.at(cnt, (row, nodes[item, lvl]), 1)
+        out.append(cnt >= size[None, :])
+    return out

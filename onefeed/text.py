@@ -12,8 +12,45 @@ from scipy.sparse.linalg import svds
 
 _TOKEN = re.compile(r"[a-z][a-z0-9'\-]*[a-z0-9]|[a-z]")
 STOPWORDS = frozenset(
-    "a an and or the of for to in on with by at from as is are be it its this that "
-    "oz fl ml g x pack count pcs pc set new size one two 1 2 3 4 5".split()
+    [
+        "a",
+        "an",
+        "and",
+        "or",
+        "the",
+        "of",
+        "for",
+        "to",
+        "in",
+        "on",
+        "with",
+        "by",
+        "at",
+        "from",
+        "as",
+        "is",
+        "are",
+        "be",
+        "it",
+        "its",
+        "this",
+        "that",
+        "oz",
+        "fl",
+        "ml",
+        "g",
+        "x",
+        "pack",
+        "count",
+        "pcs",
+        "pc",
+        "set",
+        "new",
+        "size",
+        "one",
+        "two",
+        "unknown",
+    ]
 )
 
 
@@ -80,8 +117,9 @@ def build_vocabulary(
     toks = [[t for t in dict.fromkeys(tokenize(s)) if t not in STOPWORDS] for s in texts]
     df = Counter(t for ts in toks for t in ts)
     n = max(len(texts), 1)
-    words = sorted(w for w, c in df.items() if min_df <= c <= max_df_frac * n or (
-        c >= min_df and n < 20))
+    words = sorted(
+        w for w, c in df.items() if min_df <= c <= max_df_frac * n or (c >= min_df and n < 20)
+    )
     ix = {w: i for i, w in enumerate(words)}
     idf = np.log((1 + n) / (1 + np.array([df[w] for w in words], dtype=np.float64))) + 1.0
     item_words = [np.array([ix[t] for t in ts if t in ix], dtype=np.int64) for ts in toks]

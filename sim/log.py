@@ -41,11 +41,22 @@ def origin_names() -> list[str]:
     return [p.name.lower() for p in sorted(Provenance, key=int)]
 
 
+_INITIAL_CAPACITY = 1 << 14
+
+
 class EventLog:
-    """Columnar, append-only event buffers for the current episode."""
+    """Columnar, append-only event buffers for the current episode.
+
+    Each column is one pre-allocated numpy buffer that grows geometrically; a batch is
+    written into it with slice (or scatter) assignment, never one small array per
+    batch. :meth:`take_table` hands the filled prefix of the buffers to Arrow without
+    copying and starts fresh buffers sized from the episode just taken, so the log is
+    held once, by the table.
+    """
 
     def __init__(self) -> None:
-        self._chunks: dict[str, list[np.ndarray]] = {c: [] for c in _COLUMNS}
+        self._capacity = _INITIAL_CAPACITY
+        self._buf = {c: np.empty(self._capacity, dtype=t) for c, t in _COLUMNS.items()}
         self._texts: list[str] = []
         self.n_rows = 0
 
@@ -54,6 +65,22 @@ class EventLog:
         start = len(self._texts)
         self._texts.extend(texts)
         return np.arange(start, start + len(texts), dtype=np.int64)
+
+    def reserve(self, n: int) -> dict[str, np.ndarray]:
+        """Append ``n`` uninitialised rows; return writable views of them per column.
+
+        The caller must fill every column of the returned views.
+        """
+        start, end = self.n_rows, self.n_rows + n
+        if end > self._capacity:
+            cap = max(end, int(self._capacity * 1.5))
+            for name, old in self._buf.items():
+                new = np.empty(cap, dtype=old.dtype)
+                new[:start] = old[:start]
+                self._buf[name] = new
+            self._capacity = cap
+        self.n_rows = end
+        return {name: buf[start:end] for name, buf in self._buf.items()}
 
     def append(self, n: int, event: EventType | np.ndarray, **columns: object) -> None:
         """Append ``n`` rows; scalars broadcast, omitted columns take their null value.
@@ -67,19 +94,19 @@ class EventLog:
         if n == 0:
             return
         columns["event"] = event
-        for name, dtype in _COLUMNS.items():
-            value = columns.pop(name, _DEFAULTS.get(name))
+        unknown = set(columns) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown columns {sorted(unknown)}")
+        values = {}
+        for name in _COLUMNS:
+            value = columns.get(name, _DEFAULTS.get(name))
             if value is None:
                 raise ValueError(f"column {name!r} is required")
-            arr = np.asarray(value, dtype=dtype)
-            if arr.ndim == 0:
-                arr = np.full(n, arr, dtype=dtype)
-            elif arr.shape != (n,):
-                raise ValueError(f"column {name!r} has shape {arr.shape}, expected ({n},)")
-            self._chunks[name].append(arr)
-        if columns:
-            raise ValueError(f"unknown columns {sorted(columns)}")
-        self.n_rows += n
+            if np.ndim(value) != 0 and np.shape(value) != (n,):
+                raise ValueError(f"column {name!r} has shape {np.shape(value)}, expected ({n},)")
+            values[name] = value
+        for name, view in self.reserve(n).items():
+            view[:] = values[name]
 
     def take_table(self, episode: int) -> pa.Table:
         """Return every row appended since the last call as a table and clear the buffers.
@@ -90,11 +117,8 @@ class EventLog:
         Returns:
             A ``pyarrow.Table`` with schema ``EVENT_SCHEMA``, rows in append order.
         """
-        cols = {
-            name: (np.concatenate(chunks) if chunks else np.zeros(0, dtype=_COLUMNS[name]))
-            for name, chunks in self._chunks.items()
-        }
-        n = cols["time_s"].shape[0]
+        n = self.n_rows
+        cols = {name: buf[:n] for name, buf in self._buf.items()}
         text_idx = cols["text"]
         texts = pa.array(self._texts, type=pa.string())
         query = texts.take(pa.array(text_idx, mask=text_idx < 0, type=pa.int64()))
@@ -115,7 +139,10 @@ class EventLog:
                 pa.array(cols["origin"]), pa.array(origin_names(), type=pa.string())
             ),
         ]
-        self._chunks = {c: [] for c in _COLUMNS}
+        table = pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+        # The table shares the buffers (zero-copy): start new ones, sized like this take.
+        self._capacity = max(_INITIAL_CAPACITY, int(n * 1.1))
+        self._buf = {c: np.empty(self._capacity, dtype=t) for c, t in _COLUMNS.items()}
         self._texts = []
         self.n_rows = 0
-        return pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
+        return table

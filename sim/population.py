@@ -123,20 +123,24 @@ class Population:
         self.drift_endogenous[users] += new - old
 
     def exogenous_step(self, z: np.ndarray, sd: float, floor: float) -> None:
-        """One exogenous random-walk step for every user.
+        """One exogenous random-walk step for every user, multiplicative (in log space).
 
-        ``I <- normalise(max(I + sd * (z - mean(z)), floor))``; the realised change is
-        added to ``drift_exogenous``.
+        ``I <- normalise(max(I * exp(sd * (z - mean(z))), floor))``: every log-interest
+        moves by an equal-variance centred normal step, so no topic is favoured and the
+        walk has no pull towards the uniform vector (an additive step floored at zero
+        would push mass into the empty topics). The floor only guards against
+        underflow. The realised change is added to ``drift_exogenous``.
 
         Args:
             z: Shape ``(n_users, n_topics)`` standard normal draws (policy-independent).
-            sd: Step standard deviation (already scaled by sqrt of the elapsed days).
+            sd: Step standard deviation of each log-interest (already scaled by sqrt
+                of the elapsed days).
             floor: Minimum interest component before renormalising.
         """
         if sd <= 0:
             return
         step = sd * (z - z.mean(axis=1, keepdims=True))
-        new = np.maximum(self.interests + step, floor)
+        new = np.maximum(self.interests * np.exp(step), floor)
         new /= new.sum(axis=1, keepdims=True)
         self.drift_exogenous += new - self.interests
         self.interests = new

@@ -71,23 +71,29 @@ class Emitter:
         self.pieces.append({"row": row, "seq": seq, **cols})
 
     def write(self, log: EventLog) -> int:
-        """Append everything to ``log`` in ``(row, seq)`` order; return the row count."""
-        if not self.pieces:
+        """Append everything to ``log`` in ``(row, seq)`` order; return the row count.
+
+        Each piece is scattered straight into the log's buffers at its sorted place
+        (no per-batch concatenation of the columns).
+        """
+        pieces, self.pieces = self.pieces, []
+        if not pieces:
             return 0
-        names = {k for p in self.pieces for k in p}
-        sizes = [len(p["row"]) for p in self.pieces]
+        sizes = [len(p["row"]) for p in pieces]
         n = sum(sizes)
-        merged = {}
-        for name in names:
-            parts = []
-            for p, m in zip(self.pieces, sizes, strict=True):
-                value = p.get(name, _NULLS.get(name))
-                parts.append(np.full(m, value) if np.ndim(value) == 0 else value)
-            merged[name] = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        order = np.lexsort((merged.pop("seq"), merged.pop("row")))
-        event = merged.pop("event")[order]
-        log.append(n, event, **{k: v[order] for k, v in merged.items()})
-        self.pieces = []
+        row = np.concatenate([p["row"] for p in pieces])
+        seq = np.concatenate(
+            [np.broadcast_to(p["seq"], (m,)) for p, m in zip(pieces, sizes, strict=True)]
+        )
+        span = int(seq.max()) + 1
+        order = np.argsort(row.astype(np.int64) * span + seq, kind="stable")
+        dest = np.empty(n, dtype=np.int64)
+        dest[order] = np.arange(n)
+        bounds = np.cumsum([0, *sizes]).tolist()
+        views = log.reserve(n)
+        for name, view in views.items():
+            for p, a, b in zip(pieces, bounds[:-1], bounds[1:], strict=True):
+                view[dest[a:b]] = p.get(name, _NULLS.get(name))
         return n
 
 

@@ -24,10 +24,10 @@ from sim.config import WorldConfig
 from sim.crn import counter_uniform, stream_key
 from sim.log import EventLog
 from sim.population import SECONDS_PER_DAY, Population
-from sim.responder import END, Responder, Streams
+from sim.responder import Responder, Streams
 from sim.rng import RngStreams
 from sim.search import BM25Index
-from sim.serving import OPEN, Batcher
+from sim.serving import Batcher
 from sim.types import CatalogView, PolicyContext
 from sim.types import ServedPolicy as Policy
 
@@ -102,7 +102,6 @@ class World:
         self.batcher = batcher
         self.policy = responder.policy
         self._next_episode = 0
-        self._episode_end_s = 0.0
         self._last_truth: TruthSnapshot | None = None
 
     def catalog_view(self) -> CatalogView:
@@ -165,7 +164,6 @@ class World:
             raise ValueError(f"expected episode {self._next_episode}, got {episode}")
         length_s = self.config.episode_length_days * SECONDS_PER_DAY
         start_s, end_s = episode * length_s, (episode + 1) * length_s
-        self._episode_end_s = end_s
         resp = self.responder
         resp.episode = episode
         sessions0, slates0 = resp.next_session_id, resp.slates_served
@@ -173,8 +171,8 @@ class World:
         pop = self.population
         starting = np.flatnonzero(pop.next_start_s < end_s)
         starting = starting[np.argsort(pop.next_start_s[starting], kind="stable")]
-        for user in starting.tolist():
-            self.env.process(self._user_process(user, float(pop.next_start_s[user])))
+        self.batcher.episode_end_s = end_s
+        self.batcher.start_sessions(starting, pop.next_start_s[starting])
         reported = resp.sessions_finished
         for step in range(1, _PROGRESS_STEPS + 1):
             until = start_s + length_s * step / _PROGRESS_STEPS
@@ -205,20 +203,6 @@ class World:
             n_slates=resp.slates_served - slates0,
             n_events=events.num_rows,
         )
-
-    def _user_process(self, user: int, start_s: float) -> Iterator[simpy.Event]:
-        env, request, pop = self.env, self.batcher.request, self.population
-        t = start_s
-        while True:
-            if t > env.now:
-                yield env.timeout(t - env.now)
-            pop.clock_s[user] = t
-            action = yield request(OPEN, user)
-            while action != END:
-                action = yield request(action, user)
-            t = float(pop.next_start_s[user])
-            if t >= self._episode_end_s:
-                return
 
     def _schedule_drops(self, start_s: float, end_s: float) -> None:
         cfg = self.config.catalog

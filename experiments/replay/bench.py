@@ -62,8 +62,9 @@ class ModelResult:
         return float(np.mean([m[metric] for m in self.per_seed]))
 
     def std(self, metric: str) -> float:
-        """Population standard deviation of ``metric`` over seeds."""
-        return float(np.std([m[metric] for m in self.per_seed]))
+        """Population standard deviation of ``metric`` over seeds (exactly 0 if all equal)."""
+        values = [m[metric] for m in self.per_seed]
+        return 0.0 if len(set(values)) <= 1 else float(np.std(values))
 
 
 def evaluate_model(

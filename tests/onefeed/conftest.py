@@ -24,8 +24,7 @@ def make_catalogue(n_items: int = 40, seed: int = 0) -> tuple[list[str], np.ndar
     return texts, topic
 
 
-def make_sequences(n_users: int, n_items: int, seed: int = 1, length: int = 8
-                   ) -> list[np.ndarray]:
+def make_sequences(n_users: int, n_items: int, seed: int = 1, length: int = 8) -> list[np.ndarray]:
     """Deterministic-cycle sequences: the next item is (item + 4) mod n, mostly."""
     rng = np.random.default_rng(seed)
     seqs = []

@@ -37,19 +37,22 @@ def _batch(query_events: bool = True) -> Batch:
     w = np.full((3, 2), -1)
     qw = np.array([[2, 5], [-1, -1], [-1, -1]])
     hist = [
-        BehaviourSequence(np.array([1, -1, 4]), np.array([1, 5, 2]),
-                          qw if query_events else None),
+        BehaviourSequence(np.array([1, -1, 4]), np.array([1, 5, 2]), qw if query_events else None),
         BehaviourSequence.from_items(np.array([2, 3, 0, 7, 8])),
         BehaviourSequence.from_items(np.array([5]), EventType.LONG_DWELL),
     ]
     del w
     pb = pack(hist, 4, 2)
     return Batch(
-        behaviour=pb, targets=np.array([3, 6, 1]), weights=np.array([0.5, 0.2, 0.3]),
+        behaviour=pb,
+        targets=np.array([3, 6, 1]),
+        weights=np.array([0.5, 0.2, 0.3]),
         negative=np.array([False, True, False]),
         queries=np.array([[1, 4, -1], [3, -1, -1], [0, 2, 6]]),
-        query_weights=np.array([0.3, 0.4, 0.3]), query_negative=np.array([False, False, True]),
-        align_codes=_codes()[[0, 2, 5]], align_words=np.array([[1, 2], [3, -1], [4, 6]]),
+        query_weights=np.array([0.3, 0.4, 0.3]),
+        query_negative=np.array([False, False, True]),
+        align_codes=_codes()[[0, 2, 5]],
+        align_words=np.array([[1, 2], [3, -1], [4, 6]]),
     )
 
 
