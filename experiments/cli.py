@@ -195,11 +195,16 @@ def schema(out: Path | None) -> None:
 @main.command()
 @click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
 def plot(run_dir: Path) -> None:
-    """(Re)draw RUN_DIR/plots/*.png from the run's metrics.parquet."""
-    from experiments.plots import plot_run
+    """(Re)draw the plots and report of RUN_DIR, a run or a `compare` directory.
 
-    paths = plot_run(run_dir)
-    click.echo(f"wrote {len(paths)} plots to {run_dir / 'plots'}")
+    Reads result files only: metrics.parquet / per_run.parquet, events and truth.
+    Writes RUN_DIR/plots/*.png, RUN_DIR/report.md and the self-contained report.html.
+    """
+    from experiments.report import plot_directory
+
+    paths = plot_directory(run_dir)
+    n_png = sum(p.suffix == ".png" for p in paths)
+    click.echo(f"wrote {n_png} plots to {run_dir / 'plots'} and {run_dir / 'report.html'}")
 
 
 @main.command(name="list")

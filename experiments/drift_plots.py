@@ -110,7 +110,9 @@ def _sample_users(n_users: int, n: int) -> np.ndarray:
     return np.sort(rng.choice(n_users, size=min(n, n_users), replace=False))
 
 
-def interest_trajectories(run_dir: Path, users: np.ndarray | None = None, n_users: int = 12) -> np.ndarray | None:
+def interest_trajectories(
+    run_dir: Path, users: np.ndarray | None = None, n_users: int = 12
+) -> np.ndarray | None:
     """Interest vectors of sampled users at every snapshot (initial, then per episode).
 
     Args:
@@ -208,7 +210,9 @@ def _draw_lorenz(sources: Sequence[Source], target: Path) -> Path:
                 counts = np.pad(counts, (0, catalog.n_items - counts.shape[0]))
             x, y = lorenz_curve(counts)
             ax.plot(x, y, color=f"C{i % 10}", label=f"{label} (Gini {gini(counts):.2f})")
-    for ax, title in zip(axes, ("exposure (feed impressions)", "consumption (clicks)"), strict=True):
+    for ax, title in zip(
+        axes, ("exposure (feed impressions)", "consumption (clicks)"), strict=True
+    ):
         ax.plot([0, 1], [0, 1], ":", color="0.5", lw=1)
         ax.set_title(f"Lorenz curve of {title}", fontsize=9)
         ax.set_xlabel("share of items (least to most)")

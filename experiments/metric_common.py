@@ -15,6 +15,7 @@ __all__ = [
     "SEARCH_CLICK",
     "clicked_mask",
     "gini",
+    "group_sum",
     "is_event",
     "js_divergence_bits",
     "kl_divergence_nats",
@@ -112,3 +113,21 @@ def js_divergence_bits(p: np.ndarray, q: np.ndarray) -> np.ndarray:
     q = np.asarray(q, np.float64)
     m = 0.5 * (p + q)
     return (0.5 * _xlogy(p, m).sum(axis=-1) + 0.5 * _xlogy(q, m).sum(axis=-1)) / np.log(2.0)
+
+
+def group_sum(groups: np.ndarray, values: np.ndarray, n_groups: int) -> np.ndarray:
+    """Row sums of ``values`` per group (a fast ``np.add.at``).
+
+    Args:
+        groups: Shape ``(n,)`` group index of each row, in ``[0, n_groups)``.
+        values: Shape ``(n, k)`` values.
+        n_groups: Number of groups.
+
+    Returns:
+        Shape ``(n_groups, k)`` float64 sums.
+    """
+    values = np.asarray(values, np.float64)
+    out = np.empty((n_groups, values.shape[1]))
+    for k in range(values.shape[1]):
+        out[:, k] = np.bincount(groups, weights=values[:, k], minlength=n_groups)
+    return out

@@ -21,6 +21,7 @@ from scipy import sparse
 from experiments.metric_common import (
     clicked_mask,
     gini,
+    group_sum,
     is_event,
     js_divergence_bits,
     kl_divergence_nats,
@@ -215,11 +216,11 @@ def slate_diversity(events: pd.DataFrame, item_topics: np.ndarray) -> np.ndarray
     if rows.empty:
         return np.zeros(0)
     slate = rows.groupby(["session_id", "time_s"], sort=False).ngroup().to_numpy()
-    topics = np.asarray(item_topics, np.float64)[rows["item_id"].to_numpy(dtype=np.int64)]
-    unit = topics / np.maximum(np.linalg.norm(topics, axis=1, keepdims=True), 1e-12)
+    topics = np.asarray(item_topics, np.float64)
+    unit_items = topics / np.maximum(np.linalg.norm(topics, axis=1, keepdims=True), 1e-12)
+    unit = unit_items[rows["item_id"].to_numpy(dtype=np.int64)]
     n_slates = int(slate.max()) + 1
-    sums = np.zeros((n_slates, unit.shape[1]))
-    np.add.at(sums, slate, unit)
+    sums = group_sum(slate, unit, n_slates)
     n = np.bincount(slate, minlength=n_slates).astype(np.float64)
     ok = n >= 2
     mean_cos = ((sums[ok] ** 2).sum(axis=1) - n[ok]) / (n[ok] * (n[ok] - 1))
@@ -258,8 +259,7 @@ def calibration_per_user(
         return pd.Series(dtype=np.float64)
     topics = np.asarray(item_topics, np.float64)[rows["item_id"].to_numpy(dtype=np.int64)]
     users, idx = np.unique(rows["user_id"].to_numpy(dtype=np.int64), return_inverse=True)
-    shown = np.zeros((users.shape[0], topics.shape[1]))
-    np.add.at(shown, idx, topics)
+    shown = group_sum(idx, topics, users.shape[0])
     past = np.asarray(user_topic_clicks, np.float64)[users]
     ok = past.sum(axis=1) > 0
     p = normalise_rows(past[ok])

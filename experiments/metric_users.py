@@ -19,14 +19,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.metric_common import clicked_mask, is_event, tv_distance
+from experiments.metric_common import clicked_mask, is_event, js_divergence_bits, tv_distance
 from experiments.metric_engagement import page_keys
-from experiments.metric_feedback import calibration_per_user, drift_split_per_user, welfare_per_click
-from experiments.metric_common import js_divergence_bits
+from experiments.metric_feedback import (
+    calibration_per_user,
+    drift_split_per_user,
+    welfare_per_click,
+)
 from experiments.metric_run import iter_episode_contexts
 from experiments.metrics import MetricContext
 
-__all__ = ["GROUPINGS", "PER_USER_COLUMNS", "breakdown", "per_user_episode", "per_user_metrics", "user_groups"]
+__all__ = [
+    "GROUPINGS",
+    "PER_USER_COLUMNS",
+    "breakdown",
+    "per_user_episode",
+    "per_user_metrics",
+    "user_groups",
+]
 
 PER_USER_COLUMNS = ["user_id", "episode", "metric", "value"]
 GROUPINGS = ("activity_tercile", "search_tercile")
@@ -81,7 +91,11 @@ def per_user_episode(events: pd.DataFrame, context: MetricContext) -> pd.DataFra
             columns["interest_drift_endogenous"] = pd.Series(endo, index=users)
             columns["interest_drift_exogenous"] = pd.Series(exo, index=users)
     history = context.history
-    if context.item_topics is not None and history is not None and history.user_topic_clicks is not None:
+    if (
+        context.item_topics is not None
+        and history is not None
+        and history.user_topic_clicks is not None
+    ):
         columns["calibration_kl"] = calibration_per_user(
             events, history.user_topic_clicks, context.item_topics
         )
@@ -135,7 +149,9 @@ def user_groups(per_user: pd.DataFrame, by: str = "activity_tercile") -> pd.Seri
     totals = per_user.pivot_table(
         index="user_id", columns="metric", values="value", aggfunc="sum"
     ).reindex(users)
-    sessions = (totals["sessions"] if "sessions" in totals else pd.Series(0.0, index=users)).fillna(0.0)
+    sessions = (totals["sessions"] if "sessions" in totals else pd.Series(0.0, index=users)).fillna(
+        0.0
+    )
     if by == "activity_tercile":
         return _terciles(sessions.rename("value"))
     if by == "search_tercile":

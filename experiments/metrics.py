@@ -232,7 +232,7 @@ def tidy_metrics(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
 
 
 # The metric families register themselves on import; they need the registry above.
-from experiments import (  # noqa: E402, F401, I001
+from experiments import (  # noqa: E402, F401
     metric_engagement,
     metric_feedback,
     metric_search,

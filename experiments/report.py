@@ -87,7 +87,9 @@ def inspect_directory(root: Path) -> DirectoryInfo:
         table = pd.read_parquet(root / "per_run.parquet")
         order = meta.get("policies") or list(pd.unique(table["policy"]))
         sources: list[Source] = [
-            (_label(p, upper), [d for _, d in sorted(by_policy[p])]) for p in order if p in by_policy
+            (_label(p, upper), [d for _, d in sorted(by_policy[p])])
+            for p in order
+            if p in by_policy
         ]
         return DirectoryInfo(
             root=root,
@@ -114,8 +116,8 @@ def inspect_directory(root: Path) -> DirectoryInfo:
             warmup_episodes=int(warmup or 0),
         )
     raise UserError(
-        f"{root}: neither a run directory (manifest.json + metrics.parquet) nor a "
-        "comparison directory (per_run.parquet)"
+        f"{root}: no metrics.parquet (not a run directory, or no episode finished) "
+        "and no per_run.parquet (not a comparison directory)"
     )
 
 
@@ -185,7 +187,9 @@ def _compare_table(info: DirectoryInfo) -> pd.DataFrame:
     path = info.root / "summary.parquet"
     if path.is_file():
         summary = pd.read_parquet(path)
-        keep = [c for c in ("metric", "policy", "mean", "ci_low", "ci_high", "diff") if c in summary]
+        keep = [
+            c for c in ("metric", "policy", "mean", "ci_low", "ci_high", "diff") if c in summary
+        ]
         return summary[keep].sort_values(["metric"], kind="stable")
     measured = info.table[info.table["episode"] >= info.warmup_episodes]
     return measured.groupby(["metric", "policy"])["value"].mean().reset_index()
@@ -229,7 +233,9 @@ def write_report(info: DirectoryInfo, images: list[Path]) -> list[Path]:
     """
     sections: list[tuple[str, pd.DataFrame | str]] = []
     if info.kind == "compare":
-        sections.append(("Comparison table (mean over seeds of per-run means)", _compare_table(info)))
+        sections.append(
+            ("Comparison table (mean over seeds of per-run means)", _compare_table(info))
+        )
         relative = _relative_table(info)
         if relative is not None:
             sections.append(("Relative to the oracle run (value / oracle value)", relative))

@@ -260,18 +260,18 @@ class DriftConfig(_Frozen):
         "vector, per click (fraction per click).",
     )
     exogenous_sd_per_day: float = Field(
-        0.005,
+        0.05,
         ge=0,
         le=1,
-        description="Standard deviation of the exogenous random walk of each interest "
-        "component, per square-root day (interest units per sqrt(day)).",
+        description="Standard deviation of the exogenous multiplicative random walk: of "
+        "the change of each log-interest, per square-root day (log units per sqrt(day)).",
     )
     min_interest: float = Field(
         1e-4,
         gt=0,
         lt=0.01,
         description="Floor applied to interest components before renormalising after a "
-        "random-walk step (interest units).",
+        "random-walk step, against underflow (interest units).",
     )
 
 

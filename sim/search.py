@@ -42,6 +42,10 @@ class BM25Index:
         self._retriever = bm25s.BM25(k1=self.k1, b=self.b)
         self._retriever.index(corpus, show_progress=False)
         self._vocab = self._retriever.vocab_dict
+        sc = self._retriever.scores
+        self._data = np.asarray(sc["data"], dtype=np.float32)
+        self._indices = np.asarray(sc["indices"], dtype=np.int64)
+        self._indptr = np.asarray(sc["indptr"], dtype=np.int64).tolist()
 
     @property
     def n_docs(self) -> int:
@@ -50,10 +54,15 @@ class BM25Index:
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every indexed document, shape ``(n_docs,)`` float32."""
-        ids = [self._vocab[t] for t in tokenize(query) if t in self._vocab and t != ""]
-        if not ids:
-            return np.zeros(self.n_docs, dtype=np.float32)
-        return np.asarray(self._retriever.get_scores(ids), dtype=np.float32)
+        vocab, ptr = self._vocab, self._indptr
+        scores = np.zeros(self.n_docs, dtype=np.float32)
+        # bm25s' eager index: per token, the documents containing it (each once) and
+        # their precomputed scores; summed token by token in float32 as bm25s does.
+        for t in tokenize(query):
+            if t in vocab and t != "":
+                a, b = ptr[vocab[t]], ptr[vocab[t] + 1]
+                scores[self._indices[a:b]] += self._data[a:b]
+        return scores
 
     def search(self, queries: list[str], k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` items per query (see :class:`sim.types.SearchIndex`).

@@ -5,6 +5,11 @@ RSS) for each population size, each size in its own process so max RSS is its ow
 
     python -m experiments.bench.throughput                 # 10,000 and 100,000 users, 7 days
     python -m experiments.bench.throughput --users 10000 --days 2
+    python -m experiments.bench.throughput --baseline /path/to/old/checkout   # before/after
+
+``--baseline`` runs every size with the code of another checkout too (same machine,
+same run), so the ratios are meaningful on a noisy machine. ``cpu s`` is the process
+CPU time of the simulation, less sensitive to other load than the wall time ``sim s``.
 """
 
 from __future__ import annotations
@@ -28,11 +33,12 @@ def run_one(n_users: int, days: int, seed: int) -> dict:
     world = build_world(config, seed, make_policy("popularity"))
     build_s = time.perf_counter() - t0
     sessions = slates = events = 0
-    sim_s = update_s = 0.0
+    sim_s = cpu_s = update_s = 0.0
     for episode in range(days):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         result = world.run_episode(episode)
         sim_s += time.perf_counter() - t
+        cpu_s += time.process_time() - c
         sessions += result.n_sessions
         slates += result.n_slates
         events += result.n_events
@@ -42,7 +48,7 @@ def run_one(n_users: int, days: int, seed: int) -> dict:
         del result
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "users": n_users, "days": days, "build_s": build_s, "simulate_s": sim_s,
+        "users": n_users, "days": days, "build_s": build_s, "simulate_s": sim_s, "cpu_s": cpu_s,
         "policy_update_s": update_s, "sessions": sessions, "slates": slates, "events": events,
         "sessions_per_s": sessions / sim_s, "slates_per_s": slates / sim_s,
         "events_per_s": events / sim_s, "peak_rss_mb": maxrss_mb,
@@ -54,27 +60,31 @@ def main() -> None:
     parser.add_argument("--users", type=int, nargs="*", default=[10_000, 100_000])
     parser.add_argument("--days", type=int, default=7, help="one-day episodes to simulate")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--baseline", help="also run the code of this checkout (before/after)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_one(args.users[0], args.days, args.seed)))
         return
     header = (
-        f"{'users':>8} {'days':>4} {'sim s':>8} {'sessions/s':>11} {'slates/s':>10} "
-        f"{'events/s':>11} {'peak RSS MB':>12} {'MB/1k users':>12}"
+        f"{'code':>8} {'users':>8} {'days':>4} {'sim s':>8} {'cpu s':>8} {'sessions/s':>11} "
+        f"{'slates/s':>10} {'events/s':>11} {'peak RSS MB':>12} {'MB/1k users':>12}"
     )
-    print(header)
+    print(header, flush=True)
+    codes = [("current", None)] + ([("baseline", args.baseline)] if args.baseline else [])
     for n in args.users:
-        cmd = [sys.executable, "-m", "experiments.bench.throughput", "--child",
-               "--users", str(n), "--days", str(args.days), "--seed", str(args.seed)]  # fmt: skip
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        r = json.loads(out.strip().splitlines()[-1])
-        print(
-            f"{r['users']:>8} {r['days']:>4} {r['simulate_s']:>8.1f} {r['sessions_per_s']:>11.0f} "
-            f"{r['slates_per_s']:>10.0f} {r['events_per_s']:>11.0f} {r['peak_rss_mb']:>12.0f} "
-            f"{r['peak_rss_mb'] / r['users'] * 1000:>12.1f}",
-            flush=True,
-        )
+        for label, cwd in codes:
+            cmd = [sys.executable, "-m", "experiments.bench.throughput", "--child", "--users",
+                   str(n), "--days", str(args.days), "--seed", str(args.seed)]  # fmt: skip
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=cwd).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            print(
+                f"{label:>8} {r['users']:>8} {r['days']:>4} {r['simulate_s']:>8.1f} "
+                f"{r.get('cpu_s', float('nan')):>8.1f} {r['sessions_per_s']:>11.0f} "
+                f"{r['slates_per_s']:>10.0f} {r['events_per_s']:>11.0f} "
+                f"{r['peak_rss_mb']:>12.0f} {r['peak_rss_mb'] / r['users'] * 1000:>12.1f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

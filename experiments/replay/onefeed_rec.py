@@ -149,7 +149,9 @@ def ranking_metrics(
         row = scores[r].copy()
         row[np.asarray(histories[r], dtype=np.int64)] = -np.inf
         t = row[targets[r]]
-        rank[r] = int((row > t).sum()) if np.isfinite(t) else np.iinfo(np.int64).max // 2
+        # ties are broken by item id (as the bench does); -inf: not retrieved, a miss
+        ties = int((row[: targets[r]] == t).sum())
+        rank[r] = int((row > t).sum()) + ties if np.isfinite(t) else np.iinfo(np.int64).max // 2
     out = {}
     for k in ks:
         hit = rank < k

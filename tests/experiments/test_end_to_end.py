@@ -8,7 +8,8 @@ import pytest
 from click.testing import CliRunner
 
 from experiments.cli import main
-from experiments.metrics import MetricContext, compute_metrics
+from experiments.metric_run import iter_episode_contexts
+from experiments.metrics import compute_metrics
 from tests.experiments.conftest import HAS_REAL_WORLD
 
 pytestmark = pytest.mark.skipif(not HAS_REAL_WORLD, reason="sim.world is not available")
@@ -49,20 +50,15 @@ def test_run_directory_is_self_consistent(runner, write_scenario, tiny_yaml, tmp
     assert sorted(events["episode"].unique()) == [0, 1, 2]
     assert sum(e["n_events"] for e in manifest["episodes"]) == len(events)
     # metrics are pure functions of the result files: recompute them from disk
+    # (the context -- truth snapshots, truth/catalog.npz, past episodes -- is rebuilt
+    # from the files by iter_episode_contexts, exactly as the run built it)
     metrics = pd.read_parquet(out / "metrics.parquet")
-    initial = np.load(out / "truth" / "initial.npz")["interests"]
-    for entry in manifest["episodes"]:
-        episode = entry["episode"]
+    assert (out / "truth" / "catalog.npz").is_file()
+    for episode, episode_events, context in iter_episode_contexts(out):
         truth = np.load(out / "truth" / f"episode-{episode:04d}.npz")
         assert int(truth["episode"]) == episode
-        context = MetricContext(
-            episode=episode,
-            n_users=entry["n_users"],
-            n_items_available=entry["n_items_available"],
-            interests_initial=initial,
-            interests=truth["interests"],
-        )
-        expected = compute_metrics(events[events["episode"] == episode], context)
+        assert len(episode_events) == (events["episode"] == episode).sum()
+        expected = compute_metrics(episode_events, context)
         stored = metrics[metrics["episode"] == episode].set_index("metric")["value"]
         for name, value in expected.items():
             np.testing.assert_allclose(stored[name], value, equal_nan=True)
