@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -24,6 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from experiments.config_errors import describe_error, format_validation_error
 from experiments.errors import ScenarioError, UserError
@@ -34,8 +35,12 @@ from sim.config import WorldConfig
 
 __all__ = [
     "SCENARIOS_DIR",
+    "CatalogShockSpec",
+    "InterestShockSpec",
+    "InterventionSpec",
     "OutputOptions",
     "PolicySpec",
+    "PolicySwapSpec",
     "Scenario",
     "WarmupSpec",
     "available_scenarios",
@@ -109,6 +114,92 @@ class WarmupSpec(BaseModel):
     )
 
 
+class _InterventionBase(BaseModel):
+    model_config = _FROZEN
+
+    episode: int = Field(
+        ge=1,
+        description="Applied between episodes `episode - 1` and `episode`, before the "
+        "latter starts (episodes); must be less than the scenario's `episodes`.",
+    )
+
+
+class InterestShockSpec(_InterventionBase):
+    """Interest shock: a seeded random share of users jump towards new topic mixtures."""
+
+    kind: Literal["interest_shock"] = Field(description="`interest_shock`.")
+    share: float = Field(ge=0, le=1, description="Share of users shocked (fraction).")
+    strength: float = Field(
+        ge=0,
+        le=1,
+        description="Weight of the move towards the random target: interests become "
+        "(1 - strength) * interests + strength * target (fraction).",
+    )
+    concentration: float = Field(
+        default=0.3,
+        gt=0,
+        le=100,
+        description="Dirichlet concentration of the random targets (dimensionless).",
+    )
+    shared_target: bool = Field(
+        default=False,
+        description="One target for every shocked user (a common trend) instead of one each.",
+    )
+
+
+class CatalogShockSpec(_InterventionBase):
+    """Catalogue shock: a burst of new items and/or retiring the most clicked items."""
+
+    kind: Literal["catalog_shock"] = Field(description="`catalog_shock`.")
+    n_new_items: int = Field(
+        default=0, ge=0, le=1_000_000, description="New items released at once (items)."
+    )
+    topics: list[int] = Field(
+        default_factory=list,
+        description="Latent topics the new items are about; empty means the catalogue's "
+        "usual topic mix.",
+    )
+    retire_popular_share: float = Field(
+        default=0.0,
+        ge=0,
+        lt=1,
+        description="Share of the available items, the most clicked so far, made "
+        "unavailable (fraction).",
+    )
+
+    @model_validator(mode="after")
+    def _check_something(self) -> CatalogShockSpec:
+        if self.n_new_items == 0 and self.retire_popular_share == 0:
+            raise ValueError("a catalog_shock needs n_new_items > 0 or retire_popular_share > 0")
+        if any(t < 0 for t in self.topics):
+            raise ValueError(f"topics must be >= 0 (got {self.topics})")
+        if self.topics and self.n_new_items == 0:
+            raise ValueError("topics are given but n_new_items is 0")
+        return self
+
+
+class PolicySwapSpec(_InterventionBase):
+    """Policy swap: another policy serves from this episode on."""
+
+    kind: Literal["policy_swap"] = Field(description="`policy_swap`.")
+    policy: Annotated[
+        PolicySpec,
+        BeforeValidator(_policy_from_name, json_schema_input_type=str | PolicySpec),
+    ] = Field(description="The new policy: a name, or a mapping `{name, params}`.")
+    replay_history: bool = Field(
+        default=True,
+        description="Before serving, the new policy's `update` receives every past "
+        "episode's log in order (read back from the run directory); false: it starts "
+        "from nothing.",
+    )
+
+
+#: One intervention; the ``kind`` key selects the model.
+InterventionSpec = Annotated[
+    InterestShockSpec | CatalogShockSpec | PolicySwapSpec, Field(discriminator="kind")
+]
+
+
 class OutputOptions(BaseModel):
     """What a run writes besides the manifest, the event log and the metrics table."""
 
@@ -167,6 +258,12 @@ class Scenario(BaseModel):
         default_factory=WorldConfig,
         description="The simulated world: catalogue, users, behaviour, serving.",
     )
+    interventions: list[InterventionSpec] = Field(
+        default_factory=list,
+        description="Shocks applied between episodes, each a mapping with `kind` "
+        "(`interest_shock`, `catalog_shock` or `policy_swap`) and `episode`; see the "
+        "sections below.",
+    )
     output: OutputOptions = Field(default_factory=OutputOptions, description="What the run writes.")
 
     @field_validator("id")
@@ -209,6 +306,21 @@ class Scenario(BaseModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _check_interventions(self) -> Scenario:
+        errors = [
+            InitErrorDetails(
+                type=PydanticCustomError("value_error", "{error}", {"error": reason}),
+                loc=("interventions", i, key),
+                input=value,
+            )
+            for i, spec in enumerate(self.interventions)
+            for key, value, reason in _intervention_problems(spec, self)
+        ]
+        if errors:
+            raise ValidationError.from_exception_data(type(self).__name__, errors)
+        return self
+
     @property
     def warmup_episodes(self) -> int:
         """Number of warm-up episodes (0 when the scenario has no warm start)."""
@@ -218,6 +330,46 @@ class Scenario(BaseModel):
     def policy_name(self) -> str:
         """Registered name of the scenario's policy."""
         return self.policy.name
+
+
+def _intervention_problems(spec: Any, scenario: Scenario) -> list[tuple[str, Any, str]]:
+    """``(key, value, reason)`` of each cross-field problem of one intervention."""
+    problems: list[tuple[str, Any, str]] = []
+    if spec.episode >= scenario.episodes:
+        problems.append(
+            (
+                "episode",
+                spec.episode,
+                f"must be < the scenario's episodes ({scenario.episodes}) (got {spec.episode})",
+            )
+        )
+    if isinstance(spec, CatalogShockSpec):
+        n_topics = scenario.world.catalog.n_topics
+        bad = [t for t in spec.topics if t >= n_topics]
+        if bad:
+            problems.append(
+                ("topics", bad, f"topics must be < world.catalog.n_topics ({n_topics}) (got {bad})")
+            )
+    if isinstance(spec, PolicySwapSpec):
+        if scenario.warmup.episodes and spec.episode <= scenario.warmup.episodes:
+            problems.append(
+                (
+                    "episode",
+                    spec.episode,
+                    f"a policy swap must come after the warm-up ({scenario.warmup.episodes} "
+                    f"episodes) (got {spec.episode})",
+                )
+            )
+        if needs_ground_truth(spec.policy) and not scenario.allow_ground_truth:
+            problems.append(
+                (
+                    "policy",
+                    spec.policy.name,
+                    f"the {spec.policy.name!r} policy sees the simulator's ground truth; set "
+                    "`allow_ground_truth: true` in the scenario to swap it in",
+                )
+            )
+    return problems
 
 
 # --------------------------------------------------------------------------- loading

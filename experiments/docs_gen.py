@@ -24,7 +24,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
 from experiments.atomic import atomic_write_text
-from experiments.config import Scenario
+from experiments.config import CatalogShockSpec, InterestShockSpec, PolicySwapSpec, Scenario
 from experiments.metrics import available_metrics, metric_doc
 
 __all__ = ["DOC_PATH", "render_scenarios_doc"]
@@ -176,6 +176,8 @@ def _table(model: type[BaseModel], prefix: str) -> list[str]:
         type_name = _type_name(field.annotation)
         if model is Scenario and name == "policy":
             type_name = "str or mapping"
+        if model is Scenario and name == "interventions":
+            type_name = "list of mappings"
         rows.append(
             f"| `{path}` | {_cell(description)} | {_cell(_unit(description))} | "
             f"{_cell(type_name)} | {_cell(_default(field))} | {_range(field)} |"
@@ -190,8 +192,16 @@ def render_scenarios_doc() -> str:
     sections = _sections(Scenario, "")
     if policy_model is not None:
         sections.insert(1, ("policy", policy_model))
+    at = next(i for i, (path, _) in enumerate(sections) if path == "output")
+    sections[at:at] = [
+        ("interventions[]", model)
+        for model in (InterestShockSpec, CatalogShockSpec, PolicySwapSpec)
+    ]
     for path, model in sections:
         title = f"`{path}`" if path else "Top level"
+        kind = getattr(model.model_fields.get("kind"), "annotation", None)
+        if path == "interventions[]" and kind is not None:
+            title += f" with `kind: {typing.get_args(kind)[0]}`"
         doc = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else ""
         lines += [f"## {title}", ""]
         if doc:

@@ -13,11 +13,19 @@ one). Before episode ``W`` the measured policy is bound to the world
 (strictly past data); it then serves and learns as usual. Each manifest episode entry
 records the serving ``policy`` and its ``phase`` (``warmup`` or ``measured``); the
 metrics table keeps every episode under the measured policy's name.
+
+Interventions (``scenario.interventions``) due before episode ``e`` are applied after
+episode ``e - 1``'s policy update and before episode ``e`` starts
+(:class:`experiments.interventions.InterventionSchedule`); episode ``e``'s manifest
+entry lists them under ``interventions``. After a ``policy_swap`` the new policy serves
+(and the manifest entries name it), its ``update`` first replaying the past logs read
+back from the run directory one episode at a time; the metrics table keeps the
+scenario policy's name. Nothing per episode is kept in memory beyond the metric rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +35,7 @@ import pandas as pd
 
 from experiments.config import Scenario
 from experiments.errors import UserError
+from experiments.interventions import InterventionSchedule
 from experiments.metric_health import collect_health
 from experiments.metric_run import MetricTracker, utility_weights
 from experiments.metrics import compute_metrics, tidy_metrics
@@ -138,6 +147,7 @@ def run_scenario(
             manifest.timings_s["build_world_s"] = round(sw.elapsed_s, 4)
             run.write_manifest(manifest)
             warmup_logs: list[pd.DataFrame] = []
+            schedule = InterventionSchedule(scenario.interventions)
             for episode in range(scenario.episodes):
                 if warm is not None and episode == warmup.episodes:
                     stage = "the warm start of the measured policy"
@@ -148,6 +158,20 @@ def run_scenario(
                             policy.update(past)
                     warmup_logs.clear()
                     manifest.timings_s["warm_start_s"] = round(warm_sw.elapsed_s, 4)
+                applied = None
+                if episode in schedule.episodes:
+                    stage = f"the interventions before episode {episode}"
+                    applied = schedule.apply_due(
+                        episode,
+                        world,
+                        _item_clicks(tracker),
+                        lambda upto: _read_past_logs(run, upto),
+                        lambda p: _attach_ground_truth(p, world, scenario),
+                    )
+                    if applied.policy is not None:
+                        policy, policy_name = applied.policy, applied.policy_name
+                        if getattr(policy, "is_upper_bound", False):
+                            manifest.upper_bound = True
                 in_warmup = warm is not None and episode < warmup.episodes
                 serving = warm if in_warmup else policy
                 stage = f"episode {episode}"
@@ -189,6 +213,8 @@ def run_scenario(
                         "write_s": round(write_sw.elapsed_s, 4),
                     }
                 )
+                if applied is not None:
+                    manifest.episodes[-1]["interventions"] = applied.records
                 run.write_manifest(manifest)
                 stage = f"the policy update after episode {episode}"
                 with Stopwatch() as update_sw:
@@ -236,6 +262,20 @@ def _attach_ground_truth(policy: Any, world: Any, scenario: Scenario) -> None:
     from sim.ground_truth import GroundTruthView
 
     policy.attach_ground_truth(GroundTruthView(world.config, world.catalog, world.population))
+
+
+def _item_clicks(tracker: MetricTracker) -> np.ndarray:
+    """Clicks per item over the finished episodes (empty before the first)."""
+    history = tracker.history
+    if history is None:
+        return np.zeros(0)
+    return np.asarray(history.item_clicks, dtype=np.float64)
+
+
+def _read_past_logs(run: RunDir, upto: int) -> Iterator[pd.DataFrame]:
+    """The logs of episodes ``0 .. upto-1``, read back one at a time (never all at once)."""
+    for episode in range(upto):
+        yield pd.read_parquet(run.episode_events_path(episode))
 
 
 def _with_run_columns(table: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:

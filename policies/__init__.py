@@ -4,6 +4,7 @@
 from policies import baselines as _baselines  # noqa: F401
 from policies import collaborative as _collaborative  # noqa: F401
 from policies import exploration as _exploration  # noqa: F401
+from policies import onefeed_policy as _onefeed_policy  # noqa: F401
 from policies import oracle as _oracle  # noqa: F401
 from policies.base import Policy, PolicyContext
 from policies.conformance import check_policy

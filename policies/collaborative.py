@@ -2,7 +2,10 @@
 
 Both keep an :class:`~policies.history.InteractionHistory`, retrain after every
 episode, serve the best-scoring available items the user has not clicked yet, and
-fall back to recent popularity for users without history.
+fall back to recent popularity for users without history. With ``retrain=False`` the
+model is fitted only after the first ``fit_episodes`` episodes and then frozen ("trained
+once", the contrast of Chaney et al. 2018); the click history used to exclude seen
+items and the popularity prior keep updating.
 """
 
 from __future__ import annotations
@@ -27,9 +30,20 @@ class _HistoryPolicy(Policy):
     #: Weight of the popularity prior added to the model score (breaks cold-start ties).
     popularity_weight = 1e-3
 
-    def __init__(self, decay: float = 0.9, exclude_seen: bool = True) -> None:
+    def __init__(
+        self,
+        decay: float = 0.9,
+        exclude_seen: bool = True,
+        retrain: bool = True,
+        fit_episodes: int = 1,
+    ) -> None:
+        if fit_episodes < 1:
+            raise ValueError(f"fit_episodes must be >= 1, got {fit_episodes}")
         self.decay = float(decay)
         self.exclude_seen = bool(exclude_seen)
+        self.retrain = bool(retrain)
+        self.fit_episodes = int(fit_episodes)
+        self._fits = 0
 
     def bind(self, context: PolicyContext) -> None:
         super().bind(context)
@@ -66,7 +80,9 @@ class _HistoryPolicy(Policy):
     def update(self, events: pd.DataFrame) -> None:
         self.history.add_episode(events)
         self._popularity = np.asarray(self.history.matrix.sum(axis=0)).ravel()
-        self._fit()
+        if self.retrain or self._fits < self.fit_episodes:
+            self._fit()
+            self._fits += 1
 
     def _fit(self) -> None:
         """Retrain the model on ``self.history`` (override)."""
@@ -83,10 +99,20 @@ class ItemKNNPolicy(_HistoryPolicy):
         n_neighbours: Neighbours kept per item (>= 1).
         decay: Per-episode decay of past clicks, in ``(0, 1]``.
         exclude_seen: Do not re-serve items the user already clicked.
+        retrain: Refit after every episode; false: fit after the first
+            ``fit_episodes`` episodes only, then keep the model frozen.
+        fit_episodes: Episodes fitted on before freezing when ``retrain`` is false.
     """
 
-    def __init__(self, n_neighbours: int = 50, decay: float = 0.9, exclude_seen: bool = True):
-        super().__init__(decay, exclude_seen)
+    def __init__(
+        self,
+        n_neighbours: int = 50,
+        decay: float = 0.9,
+        exclude_seen: bool = True,
+        retrain: bool = True,
+        fit_episodes: int = 1,
+    ):
+        super().__init__(decay, exclude_seen, retrain, fit_episodes)
         if n_neighbours < 1:
             raise ValueError(f"n_neighbours must be >= 1, got {n_neighbours}")
         self.n_neighbours = int(n_neighbours)
@@ -204,6 +230,9 @@ class MatrixFactorisationPolicy(_HistoryPolicy):
         n_iters: ALS sweeps per retraining (>= 1).
         decay: Per-episode decay of past clicks, in ``(0, 1]``.
         exclude_seen: Do not re-serve items the user already clicked.
+        retrain: Refit after every episode; false: fit after the first
+            ``fit_episodes`` episodes only, then keep the factors frozen.
+        fit_episodes: Episodes fitted on before freezing when ``retrain`` is false.
     """
 
     def __init__(
@@ -214,8 +243,10 @@ class MatrixFactorisationPolicy(_HistoryPolicy):
         n_iters: int = 8,
         decay: float = 0.9,
         exclude_seen: bool = True,
+        retrain: bool = True,
+        fit_episodes: int = 1,
     ) -> None:
-        super().__init__(decay, exclude_seen)
+        super().__init__(decay, exclude_seen, retrain, fit_episodes)
         if n_factors < 1 or n_iters < 1 or alpha < 0 or reg <= 0:
             raise ValueError("mf needs n_factors >= 1, n_iters >= 1, alpha >= 0 and reg > 0")
         self.n_factors, self.alpha, self.reg, self.n_iters = n_factors, alpha, reg, n_iters

@@ -151,20 +151,33 @@ class Catalog:
         """Number of items, available or not."""
         return int(self.topics.shape[0])
 
-    def add_items(self, n: int, created_s: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def add_items(
+        self,
+        n: int,
+        created_s: np.ndarray,
+        rng: np.random.Generator,
+        alpha: np.ndarray | None = None,
+    ) -> np.ndarray:
         """Draw ``n`` new items and make them available.
 
         Args:
             n: Number of items.
             created_s: Shape ``(n,)`` creation times in seconds.
             rng: Stream to draw from.
+            alpha: Shape ``(n_topics,)`` Dirichlet concentration of the topic vectors
+                (topics with 0 get no mass); by default ``catalog.topic_concentration``
+                on every topic.
 
         Returns:
             Shape ``(n,)`` int32 ids of the new items.
         """
         cfg = self.cfg
-        alpha = np.full(cfg.n_topics, cfg.topic_concentration)
-        topics = rng.dirichlet(alpha, size=n)
+        if alpha is None:
+            topics = rng.dirichlet(np.full(cfg.n_topics, cfg.topic_concentration), size=n)
+        else:
+            on = np.asarray(alpha, dtype=np.float64) > 0
+            topics = np.zeros((n, cfg.n_topics))
+            topics[:, on] = rng.dirichlet(np.asarray(alpha, dtype=np.float64)[on], size=n)
         # Tiny concentrations can underflow to an all-zero row; put it on one topic.
         bad = ~np.isfinite(topics).all(axis=1) | (topics.sum(axis=1) <= 0)
         if bad.any():
@@ -195,6 +208,11 @@ class Catalog:
         if hasattr(self, "_used_words"):
             self._refresh_vocabulary()
         return np.arange(start, start + n, dtype=np.int32)
+
+    def retire_items(self, items: np.ndarray) -> None:
+        """Make ``items`` (shape ``(n,)`` ids) unavailable; ids and attributes are kept."""
+        self.available[np.asarray(items, dtype=np.int64)] = False
+        self._refresh_vocabulary()
 
     def _refresh_vocabulary(self) -> None:
         used = np.zeros(len(self.vocab.words), dtype=bool)

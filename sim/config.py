@@ -136,6 +136,21 @@ class UserConfig(_Frozen):
         "after a page without a click (dimensionless).",
     )
     patience_b: float = Field(3.0, gt=0, le=1000, description="Beta b of patience (dimensionless).")
+    new_user_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of users who are new: they join during the run, their first "
+        "session delayed by a uniform time in [0, new_user_arrival_days] (fraction); the "
+        "rest are present from the start.",
+    )
+    new_user_arrival_days: float = Field(
+        0.0,
+        ge=0,
+        le=3650,
+        description="New users join uniformly over this many days from the start of the "
+        "run (days); 0 with a positive share means they join at once.",
+    )
 
 
 class SessionConfig(_Frozen):

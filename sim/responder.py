@@ -28,11 +28,18 @@ from sim.types import FeedBatch, SearchIndex
 from sim.types import ServedPolicy as Policy
 from sim.validation import validate_feed
 
-__all__ = ["END", "FEED", "SEARCH", "Emitter", "Responder", "Streams"]
+__all__ = ["END", "FEED", "SEARCH", "Emitter", "Responder", "Streams", "readonly"]
 
 FEED, SEARCH, END = 0, 1, 2
+_SEQ_SPAN = 1 << 20  # Emitter sort key: row * span + seq (seq < span)
 _NULLS = {"item_id": -1, "position": -1, "dwell_s": np.nan, "query_id": -1, "text": -1,
           "origin": int(Provenance.UNKNOWN)}  # fmt: skip
+
+
+def readonly(a: np.ndarray) -> np.ndarray:
+    """Mark ``a`` read-only (batch arrays handed to policies must not be mutated)."""
+    a.flags.writeable = False
+    return a
 
 
 @dataclass
@@ -79,21 +86,19 @@ class Emitter:
         pieces, self.pieces = self.pieces, []
         if not pieces:
             return 0
-        sizes = [len(p["row"]) for p in pieces]
-        n = sum(sizes)
-        row = np.concatenate([p["row"] for p in pieces])
-        seq = np.concatenate(
-            [np.broadcast_to(p["seq"], (m,)) for p, m in zip(pieces, sizes, strict=True)]
-        )
-        span = int(seq.max()) + 1
-        order = np.argsort(row.astype(np.int64) * span + seq, kind="stable")
+        keys = [p["row"] * _SEQ_SPAN + p["seq"] for p in pieces]
+        n = sum(k.shape[0] for k in keys)
+        order = np.argsort(np.concatenate(keys), kind="stable")
         dest = np.empty(n, dtype=np.int64)
         dest[order] = np.arange(n)
-        bounds = np.cumsum([0, *sizes]).tolist()
-        views = log.reserve(n)
-        for name, view in views.items():
-            for p, a, b in zip(pieces, bounds[:-1], bounds[1:], strict=True):
-                view[dest[a:b]] = p.get(name, _NULLS.get(name))
+        places, a = [], 0
+        for k in keys:
+            places.append(dest[a : a + k.shape[0]])
+            a += k.shape[0]
+        for name, view in log.reserve(n).items():
+            null = _NULLS.get(name)
+            for p, place in zip(pieces, places, strict=True):
+                view[place] = p.get(name, null)
         return n
 
 
@@ -159,9 +164,9 @@ class Responder(SearchFlowMixin):
         cfg, pop, cat = self.cfg, self.pop, self.catalog
         n, size = users.shape[0], cfg.feed.slate_size
         batch = FeedBatch(
-            user_ids=users.astype(np.int32),
-            session_ids=pop.session_id[users].copy(),
-            page=pop.feed_pages[users].astype(np.int16),
+            user_ids=readonly(users.astype(np.int32)),
+            session_ids=readonly(pop.session_id[users].copy()),
+            page=readonly(pop.feed_pages[users].astype(np.int16)),
             time_s=now_s,
             episode=self.episode,
             slate_size=size,

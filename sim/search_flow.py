@@ -23,6 +23,11 @@ __all__ = ["SearchFlowMixin"]
 _FEED, _SEARCH, _END = 0, 1, 2
 
 
+def _readonly(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
+
+
 class SearchFlowMixin:
     """Search and suggestion behaviour (needs the attributes of ``Responder``)."""
 
@@ -81,11 +86,11 @@ class SearchFlowMixin:
         k = ic.results_k
         cand, scores = self.index.search(texts, k)
         batch = SearchBatch(
-            user_ids=users.astype(np.int32),
-            query_ids=qids,
+            user_ids=_readonly(users.astype(np.int32)),
+            query_ids=_readonly(qids),
             queries=texts,
-            candidates=cand,
-            scores=scores,
+            candidates=_readonly(cand),
+            scores=_readonly(scores),
             time_s=now_s,
             episode=self.episode,
         )
@@ -176,6 +181,20 @@ class SearchFlowMixin:
         den = np.linalg.norm(interests, axis=1) * cat.topic_norm[items]
         return dot / np.maximum(den, 1e-12)
 
+    def _word_topics(self, query: str) -> list[int]:
+        """Topic of each word of ``query`` (-1 for generic or unknown words), cached."""
+        cache = self.__dict__.setdefault("_word_topic_cache", {})
+        topics = cache.get(query)
+        if topics is None:
+            vocab = self.catalog.vocab
+            topics = [
+                int(vocab.word_topic[vocab.index[w]]) if w in vocab.index else -1
+                for w in tokenize(query)
+            ]
+            if len(cache) < 100_000:
+                cache[query] = topics
+        return topics
+
     def _new_emitter(self) -> Emitter:
         from sim.responder import Emitter
 
@@ -201,8 +220,8 @@ class SearchFlowMixin:
         cfg, pop, sg = self.cfg, self.pop, self.cfg.suggestions
         n = users.shape[0]
         batch = SuggestBatch(
-            user_ids=users.astype(np.int32),
-            session_ids=sess,
+            user_ids=_readonly(users.astype(np.int32)),
+            session_ids=_readonly(sess.view()),
             time_s=now_s,
             episode=self.episode,
             n_suggestions=sg.n_suggestions,
@@ -221,11 +240,7 @@ class SearchFlowMixin:
                user_id=users[rows], session_id=sess[rows], position=slot,
                text=text_idx)  # fmt: skip
         # Match of each suggestion: mean interest in its words' topics.
-        vocab = self.catalog.vocab
-        word_topics = [
-            [int(vocab.word_topic[vocab.index[w]]) if w in vocab.index else -1 for w in tokenize(q)]
-            for q in flat
-        ]
+        word_topics = [self._word_topics(q) for q in flat]
         n_words = np.array([max(len(w), 1) for w in word_topics], dtype=np.float64)
         wq = np.repeat(np.arange(len(flat)), [len(w) for w in word_topics])
         wt = np.array([t for w in word_topics for t in w], dtype=np.int64)

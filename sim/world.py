@@ -247,6 +247,24 @@ def _policy_context(
     )
 
 
+def _delay_new_users(config: WorldConfig, seed: int, population: Population) -> None:
+    """Delay the first session of the ``users.new_user_share`` of new users (cold start).
+
+    Who is new, and when they join, are counter-based draws of the ``arrivals/new-users``
+    stream (policy-independent). Does nothing with the default share of 0.
+    """
+    share, days = config.users.new_user_share, config.users.new_user_arrival_days
+    if share <= 0:
+        return
+    users = np.arange(population.n_users)
+    key = stream_key(seed, "arrivals/new-users")
+    is_new = counter_uniform(key, users, np.zeros_like(users)) < share
+    join_s = counter_uniform(key, users, np.ones_like(users)) * days * SECONDS_PER_DAY
+    population.next_start_s = np.where(
+        is_new, population.next_start_s + join_s, population.next_start_s
+    )
+
+
 def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
     """Wire a world from its configuration, a root seed and a policy.
 
@@ -271,6 +289,7 @@ def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
     users = np.arange(population.n_users)
     first_u = counter_uniform(arrivals_key, users, np.zeros_like(users))
     population.next_start_s = -np.log(first_u) / population.rate_per_day * SECONDS_PER_DAY
+    _delay_new_users(config, seed, population)
     # 5. The feedback log and the behavioural streams.
     log = EventLog()
     behaviour = Streams(

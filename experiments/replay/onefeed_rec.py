@@ -304,6 +304,7 @@ def offline_self_enhancement(
     epochs_per_round: int = 1,
     blas_threads: int | None = 1,
     ignore_weight: float = 0.0,
+    on_round: Any = None,
 ) -> list[dict[str, Any]]:
     """Self-enhancement rounds whose feedback comes only from validation items.
 
@@ -317,6 +318,17 @@ def offline_self_enhancement(
     examples (hence the same number of steps). After every round both are evaluated on
     the test item with the validation item in the history. The test item is never
     trained on.
+
+    Args:
+        dataset: The replay dataset (full sequences; the split is made here).
+        config: Model configuration (default :data:`BEAUTY_CONFIG`).
+        seed: Root seed.
+        rounds: Feedback rounds.
+        shown: Generated items shown per user per round.
+        epochs_per_round: Retraining epochs per round.
+        blas_threads: BLAS threads.
+        ignore_weight: Unlikelihood weight of shown-but-ignored items.
+        on_round: Optional callback receiving each row as soon as it is computed.
 
     Returns:
         One row per round (round 0 = before feedback): test metrics of both models,
@@ -339,6 +351,8 @@ def offline_self_enhancement(
 
         base = evaluate(model, hist_test, test)
         rows.append({"round": 0, "feedback": base, "control": base, "clicks": 0, "query_clicks": 0})
+        if on_round is not None:
+            on_round(rows[-1])
         for rnd in range(1, rounds + 1):
             items = np.concatenate(
                 [m[0] for m in _batched(lambda h: model.recommend(h, k=shown), train)]
@@ -384,6 +398,8 @@ def offline_self_enhancement(
                     "query_clicks": n_q,
                 }
             )
+            if on_round is not None:
+                on_round(rows[-1])
     return rows
 
 
@@ -402,8 +418,12 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     ds = load_beauty(args.data)
     if args.what == "self-enhance":
-        rows = offline_self_enhancement(ds, seed=args.seeds[0], rounds=args.rounds)
-        print(_json.dumps(rows, indent=1))
+        offline_self_enhancement(
+            ds,
+            seed=args.seeds[0],
+            rounds=args.rounds,
+            on_round=lambda row: print(_json.dumps(row), flush=True),
+        )
         return
     train = [s[:-1] for s in ds.sequences]
     test = np.array([s[-1] for s in ds.sequences])

@@ -53,7 +53,8 @@ def test_unknown_key_without_close_match_lists_allowed(write_scenario, tiny_yaml
     path = write_scenario(tiny_yaml + "colour: blue\n")
     assert error_of(path) == (
         f"{path}:17: colour: unknown key; allowed keys: "
-        "id, description, seed, episodes, allow_ground_truth, policy, warmup, world, output"
+        "id, description, seed, episodes, allow_ground_truth, policy, warmup, world, "
+        "interventions, output"
     )
 
 

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
+
+
+@pytest.fixture(autouse=True)
+def _single_blas_thread() -> Iterator[None]:
+    """Tiny matrices: BLAS threading only adds overhead (badly so on a loaded machine)."""
+    with threadpool_limits(1):
+        yield
+
 
 TOPICS = [
     ["red", "rose", "lipstick", "matte", "gloss"],

@@ -7,6 +7,7 @@ yields one simpy event per request, and a flush timer serves the queues. The wor
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 import simpy
@@ -49,8 +50,6 @@ class ProcessBatcher:
                 self.serve(kind)
 
     def serve(self, kind):
-        import numpy as np
-
         users, times, events = self.queues[kind]
         self.queues[kind] = ([], [], [])
         now = self.env.now
@@ -79,8 +78,6 @@ def _reference_episode(world, ref, episode):
             t = float(pop.next_start_s[u])
             if t >= end_s:
                 return
-
-    import numpy as np
 
     starting = np.flatnonzero(pop.next_start_s < end_s)
     starting = starting[np.argsort(pop.next_start_s[starting], kind="stable")]

@@ -1,0 +1,47 @@
+"""``python -m experiments.validation STUDY --seeds 0-4 --out DIR``: run validation studies.
+
+Writes each study's runs under ``DIR/<study>/runs/``, its result as ``DIR/<study>.json``
+and ``DIR/<study>.md``, and its figure to ``docs/figures/``; prints the result table.
+Exit code 0 when every statement holds, 1 when one does not, 2 on a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from experiments.compare import parse_seeds
+from experiments.errors import UserError
+from experiments.validation import STUDIES
+from experiments.validation.common import write_result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the studies named on the command line; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m experiments.validation")
+    parser.add_argument("study", choices=[*STUDIES, "all"])
+    parser.add_argument("--seeds", default="0-4", help="a range '0-4' or a list '0,2,5'")
+    parser.add_argument("--out", type=Path, default=Path("runs/validation"))
+    parser.add_argument("--episodes", type=int, default=None, help="override the horizon")
+    args = parser.parse_args(argv)
+    try:
+        seeds = parse_seeds(args.seeds)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    names = list(STUDIES) if args.study == "all" else [args.study]
+    ok = True
+    for name in names:
+        module = importlib.import_module(STUDIES[name])
+        kwargs = {} if args.episodes is None else {"episodes": args.episodes}
+        result = module.run(seeds, args.out / name, **kwargs)
+        write_result(result, args.out)
+        print(result.to_markdown())
+        ok = ok and result.holds
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""Shared machinery of the validation studies: the world, runs, statistics, figures.
+
+Every study runs small scenarios through the real run loop
+(:func:`experiments.run.run_scenario`), one run per (arm, seed), with every arm of a
+seed sharing that seed's exogenous randomness (common random numbers), so arms are
+compared by paired tests over seeds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from experiments.atomic import atomic_write_text
+from experiments.config import Scenario
+from experiments.run import run_scenario
+
+__all__ = [
+    "FIGURES_DIR",
+    "Arm",
+    "StudyResult",
+    "TestResult",
+    "base_world",
+    "one_sample_greater",
+    "paired_greater",
+    "run_arms",
+    "slope_per_episode",
+    "write_result",
+]
+
+#: Where the studies' figures go (small PNGs, referenced by docs/validation.md).
+FIGURES_DIR = Path(__file__).resolve().parents[2] / "docs" / "figures"
+
+
+def base_world(**overrides: Any) -> dict[str, Any]:
+    """The studies' small world (filter-bubble-ish): 200 users, 400 items, 10 topics.
+
+    Users start with broad interests (concentration 1.0) and consumption moves them
+    5% per click towards the clicked item (default 2%) with a weak exogenous walk, so
+    feedback-loop effects show within a dozen one-day episodes. ``overrides`` are merged
+    into the top-level sections (e.g. ``drift={"endogenous_rate": 0.1}``).
+    """
+    world: dict[str, Any] = {
+        "episode_length_days": 1.0,
+        "catalog": {"n_items": 400, "n_topics": 10},
+        "users": {"n_users": 200, "interest_concentration": 1.0},
+        "drift": {"endogenous_rate": 0.05, "exogenous_sd_per_day": 0.02},
+    }
+    for key, value in overrides.items():
+        world[key] = {**world.get(key, {}), **value} if isinstance(value, dict) else value
+    return world
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One experimental arm: a label and the policy serving it."""
+
+    label: str
+    policy: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def run_arms(
+    study: str,
+    arms: Sequence[Arm],
+    seeds: Sequence[int],
+    episodes: int,
+    world: dict[str, Any],
+    metrics: Sequence[str],
+    out_dir: Path,
+    log: Callable[..., None] = print,
+) -> pd.DataFrame:
+    """Run every (arm, seed) and return the tidy metrics of all runs.
+
+    Args:
+        study: Study name (scenario id prefix).
+        arms: The arms.
+        seeds: Root seeds; each seed is shared by every arm.
+        episodes: Episodes per run.
+        world: World configuration data.
+        metrics: Metric names computed per episode.
+        out_dir: Parent of the run directories (``<arm>-seed<N>/``).
+        log: Progress printer.
+
+    Returns:
+        Columns ``arm, seed, episode, metric, value``.
+    """
+    tables = []
+    for seed in seeds:
+        for arm in arms:
+            scenario = Scenario.model_validate(
+                {
+                    "id": f"validation-{study}-v1",
+                    "seed": int(seed),
+                    "episodes": episodes,
+                    "allow_ground_truth": arm.policy == "oracle",
+                    "policy": {"name": arm.policy, "params": arm.params},
+                    "world": world,
+                    "output": {"plots": False, "truth_snapshots": True, "metrics": list(metrics)},
+                }
+            )
+            run_dir = Path(out_dir) / f"{arm.label}-seed{seed}"
+            if _complete(run_dir, scenario):
+                table = pd.read_parquet(run_dir / "metrics.parquet")
+            else:
+                if run_dir.exists():
+                    import shutil
+
+                    shutil.rmtree(run_dir)
+                table = run_scenario(scenario, run_dir, show_progress=False).metrics
+            log(f"  {study}: {arm.label} seed {seed} done", flush=True)
+            tables.append(
+                table.assign(arm=arm.label)[["arm", "seed", "episode", "metric", "value"]]
+            )
+    return pd.concat(tables, ignore_index=True)
+
+
+def _complete(run_dir: Path, scenario: Scenario) -> bool:
+    """Whether ``run_dir`` holds a finished run of exactly ``scenario`` (reusable)."""
+    path = run_dir / "manifest.json"
+    if not path.is_file() or not (run_dir / "metrics.parquet").is_file():
+        return False
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    return manifest.get("status") == "complete" and manifest.get("scenario") == (
+        scenario.model_dump(mode="json")
+    )
+
+
+def per_seed(
+    table: pd.DataFrame, metric: str, episodes: Sequence[int] | None = None
+) -> pd.DataFrame:
+    """Mean of ``metric`` over ``episodes`` (all if ``None``), one row per seed, arms as columns."""
+    rows = table[table["metric"] == metric]
+    if episodes is not None:
+        rows = rows[rows["episode"].isin(list(episodes))]
+    return rows.pivot_table(index="seed", columns="arm", values="value", aggfunc="mean")
+
+
+def slope_per_episode(table: pd.DataFrame, metric: str, first_episode: int = 1) -> pd.DataFrame:
+    """OLS slope of ``metric`` over episodes ``>= first_episode``, per (arm, seed).
+
+    Returns:
+        Seeds as rows, arms as columns (units of the metric per episode).
+    """
+    rows = table[(table["metric"] == metric) & (table["episode"] >= first_episode)]
+    rows = rows.dropna(subset=["value"])
+    out = rows.groupby(["seed", "arm"]).apply(
+        lambda g: float(np.polyfit(g["episode"].to_numpy(float), g["value"].to_numpy(float), 1)[0]),
+        include_groups=False,
+    )
+    return out.unstack("arm")
+
+
+@dataclass(frozen=True)
+class TestResult:
+    """One statistical test of a statement.
+
+    Attributes:
+        claim: What is tested, in words (the alternative hypothesis).
+        test: The test used.
+        n: Number of seeds.
+        mean: Mean of the tested quantity (difference or slope).
+        sd: Its standard deviation over seeds.
+        effect_size: Cohen's d_z (mean / sd).
+        statistic: The test statistic.
+        p_value: One-sided p-value.
+        holds: ``p_value < alpha`` and the mean has the claimed sign.
+        values: Per-seed values of the tested quantity.
+    """
+
+    claim: str
+    test: str
+    n: int
+    mean: float
+    sd: float
+    effect_size: float
+    statistic: float
+    p_value: float
+    holds: bool
+    values: list[float]
+
+
+def one_sample_greater(values: Sequence[float], claim: str, alpha: float = 0.05) -> TestResult:
+    """One-sided one-sample t-test of ``mean(values) > 0`` (e.g. paired differences, slopes)."""
+    x = np.asarray(values, dtype=np.float64)
+    x = x[np.isfinite(x)]
+    sd = float(x.std(ddof=1)) if x.size >= 2 else float("nan")
+    if x.size >= 2 and sd > 0:
+        res = stats.ttest_1samp(x, 0.0, alternative="greater")
+        statistic, p = float(res.statistic), float(res.pvalue)
+    else:
+        statistic, p = float("nan"), float("nan")
+    mean = float(x.mean()) if x.size else float("nan")
+    return TestResult(
+        claim=claim,
+        test="one-sided t-test over seeds (paired: common random numbers)",
+        n=int(x.size),
+        mean=mean,
+        sd=sd,
+        effect_size=mean / sd if sd and np.isfinite(sd) and sd > 0 else float("nan"),
+        statistic=statistic,
+        p_value=p,
+        holds=bool(np.isfinite(p) and p < alpha and mean > 0),
+        values=[float(v) for v in x],
+    )
+
+
+def paired_greater(a: pd.Series, b: pd.Series, claim: str, alpha: float = 0.05) -> TestResult:
+    """One-sided paired t-test of ``a > b`` over seeds (``a``, ``b`` indexed by seed)."""
+    joined = pd.concat([a, b], axis=1, keys=["a", "b"]).dropna()
+    return one_sample_greater((joined["a"] - joined["b"]).to_numpy(), claim, alpha)
+
+
+@dataclass
+class StudyResult:
+    """A study's statement, setup, tests and figure."""
+
+    study: str
+    statement: str
+    setup: str
+    tests: list[TestResult]
+    figure: str | None = None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def holds(self) -> bool:
+        """Whether every test supports the statement."""
+        return all(t.holds for t in self.tests)
+
+    def to_markdown(self) -> str:
+        """Statement, setup and a table of the tests."""
+        lines = [
+            f"### {self.study}",
+            "",
+            f"**Statement.** {self.statement}",
+            "",
+            f"**Setup.** {self.setup}",
+            "",
+            "| claim | n | mean | sd | d_z | t | p (one-sided) | holds |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for t in self.tests:
+            lines.append(
+                f"| {t.claim} | {t.n} | {t.mean:.4g} | {t.sd:.3g} | {t.effect_size:.2f} | "
+                f"{t.statistic:.2f} | {t.p_value:.2g} | {'yes' if t.holds else 'no'} |"
+            )
+        if self.figure:
+            lines += ["", f"![{self.study}]({self.figure})"]
+        return "\n".join(lines) + "\n"
+
+
+def write_result(result: StudyResult, out_dir: Path) -> None:
+    """Write ``<study>.json`` and ``<study>.md`` into ``out_dir``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = {**asdict(result), "holds": result.holds}
+    atomic_write_text(out_dir / f"{result.study}.json", json.dumps(data, indent=2) + "\n")
+    atomic_write_text(out_dir / f"{result.study}.md", result.to_markdown())
