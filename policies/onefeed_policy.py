@@ -102,6 +102,30 @@ class OneFeedPolicyConfig:
             raise ValueError(f"onefeed policy: unknown model option(s): {', '.join(unknown)}")
 
 
+#: Model sizes for simulated catalogues (thousands of items, sparse feedback): smaller
+#: than the replay bench's, so that a retraining round takes seconds.
+SIM_MODEL_DEFAULTS: dict[str, Any] = {
+    "levels": 3,
+    "dim": 32,
+    "hidden": 64,
+    "text_dim": 32,
+    "collab_dim": 16,
+    "max_len": 20,
+}
+
+
+def auto_codebook_size(n_items: int, levels: int) -> int:
+    """Smallest power of two ``K`` with ``K**levels >= 2 * n_items`` (4 .. 256).
+
+    The residual quantiser then has room for every item without collapsing the last
+    levels (a 256-entry codebook over 2,000 items leaves most codes unused).
+    """
+    size = 4
+    while size < 256 and size**levels < 2 * n_items:
+        size *= 2
+    return size
+
+
 class OneFeedPolicy(Policy):
     """OneFeed serving the feed and the search page (see the module docstring).
 
@@ -269,9 +293,12 @@ class OneFeedPolicy(Policy):
 
     def _fit(self, sequences: list, stage: str) -> None:
         opts = self.options
-        config = replace(OneFeedConfig(), beam=opts.beam, **opts.model)
-        model = OneFeedModel(config)
         active = [s for s in sequences if len(s.positive_items())]
+        model_items = self.context.catalog.n_items
+        config = replace(OneFeedConfig(), **{**SIM_MODEL_DEFAULTS, "beam": opts.beam, **opts.model})
+        if "codebook_size" not in opts.model:
+            config = replace(config, codebook_size=auto_codebook_size(model_items, config.levels))
+        model = OneFeedModel(config)
         seed = int(self.context.rng.integers(0, 2**31 - 1))
         model.fit(active, list(self.context.catalog.titles), seed=seed, epochs=opts.fit_epochs)
         self.model = model
