@@ -10,11 +10,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from onefeed import BehaviourSequence, FeedbackLog, UserFeedback
 from onefeed import EventType as Behaviour
+from onefeed.text import tokenize
 
-__all__ = ["ServedLists", "UserHistories", "feedback_log"]
+__all__ = ["ContentProfiles", "ServedLists", "UserHistories", "feedback_log"]
 
 
 class UserHistories:
@@ -196,3 +198,117 @@ def feedback_log(
             )
         )
     return FeedbackLog(records)
+
+
+class ContentProfiles:
+    """Users' interests in a title-text space, from their logged behaviour only.
+
+    Words and items embed in a space of topic-like word groups learnt from title
+    co-occurrence (see :meth:`set_catalog`). A user's profile is a
+    decayed sum of the embeddings of the items they clicked (long dwell counts double,
+    search clicks count once) and of the words of the queries they typed.
+
+    Args:
+        n_users: Number of users.
+        svd_dim: Dimension of the word co-occurrence SVD.
+        n_clusters: Word groups (need not equal the world's number of topics).
+        temp: Softness of the word-to-group assignment.
+        decay: Profile decay per episode.
+        query_weight: Weight of a typed query relative to a click.
+        seed: Seed of the SVD start vector.
+    """
+
+    def __init__(
+        self, n_users: int, svd_dim: int = 16, n_clusters: int = 32, temp: float = 0.1,
+        decay: float = 0.85, query_weight: float = 0.5, seed: int = 0,
+    ) -> None:  # fmt: skip
+        self.svd_dim, self.n_clusters, self.temp = svd_dim, n_clusters, temp
+        self.decay, self.query_weight, self.seed = decay, query_weight, seed
+        self.dim = n_clusters
+        self.profiles = np.zeros((n_users, n_clusters))
+        self.item_emb = np.zeros((0, n_clusters))
+
+    def set_catalog(self, titles: list[str]) -> None:
+        """(Re)build the word and item embeddings for the current titles.
+
+        Words embed by an SVD (``svd_dim``) of their positive PMI of co-occurrence in
+        titles; k-means on the unit word vectors gives ``n_clusters`` word groups
+        (items of one topic share title words, so groups are topic-like); a word's
+        vector is its soft assignment to the groups (softmax of cosines / ``temp``)
+        scaled by the assignment's concentration, so generic words, spread over all
+        groups, weigh little. An item is the sum of its words' vectors, L2-normalised.
+        """
+        toks = [sorted(set(tokenize(t))) for t in titles]
+        self.words = sorted({w for ts in toks for w in ts})
+        self.word_index = {w: j for j, w in enumerate(self.words)}
+        rows = np.repeat(np.arange(len(toks)), [len(ts) for ts in toks])
+        cols = np.array([self.word_index[w] for ts in toks for w in ts], dtype=np.int64)
+        incidence = sp.csr_matrix(
+            (np.ones(rows.shape[0]), (rows, cols)), shape=(len(toks), len(self.words))
+        )
+        co = (incidence.T @ incidence).toarray()
+        np.fill_diagonal(co, 0.0)
+        deg = co.sum(axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pmi = np.log(co * co.sum() / np.maximum(np.outer(deg, deg), 1e-12))
+        ppmi = np.where(co > 0, np.maximum(pmi, 0.0), 0.0)
+        u, sv, _ = np.linalg.svd(ppmi)
+        k = min(self.svd_dim, u.shape[1])
+        vecs = u[:, :k] * np.sqrt(sv[:k])
+        vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+        rng = np.random.default_rng(self.seed)
+        n_clusters = min(self.n_clusters, vecs.shape[0])
+        centres = vecs[rng.choice(vecs.shape[0], n_clusters, replace=False)]
+        for _ in range(30):
+            label = (vecs @ centres.T).argmax(axis=1)
+            for c in range(n_clusters):
+                if (label == c).any():
+                    centres[c] = vecs[label == c].mean(axis=0)
+            centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        sim = vecs @ centres.T / self.temp
+        soft = np.exp(sim - sim.max(axis=1, keepdims=True))
+        soft /= soft.sum(axis=1, keepdims=True)
+        self.word_vecs = soft * (soft**2).sum(axis=1, keepdims=True)
+        self.word_vecs[np.asarray(incidence.sum(axis=0)).ravel() < 2] = 0.0
+        emb = np.asarray(incidence @ self.word_vecs)
+        self.item_emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+        self.dim = self.word_vecs.shape[1]
+        if self.profiles.shape[1] != self.dim:
+            self.profiles = np.zeros((self.profiles.shape[0], self.dim))
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """Mean embedding of the known words of ``text`` (zeros if none)."""
+        ids = [self.word_index[w] for w in tokenize(text or "") if w in self.word_index]
+        return self.word_vecs[ids].mean(axis=0) if ids else np.zeros(self.dim)
+
+    def add_episode(self, events: pd.DataFrame, long_dwell_s: float) -> None:
+        """Decay every profile, then add the episode's clicks and typed queries."""
+        self.profiles *= self.decay
+        kind = events["event"].astype(str).to_numpy()
+        users = events["user_id"].to_numpy(np.int64)
+        items = events["item_id"].to_numpy(np.int64)
+        dwell = np.nan_to_num(events["dwell_s"].to_numpy(np.float64))
+        pos = np.isin(kind, ["click", "search_click"]) & (items >= 0)
+        pos &= items < self.item_emb.shape[0]
+        weight = np.where((kind == "click") & (dwell >= long_dwell_s), 2.0, 1.0)[pos]
+        np.add.at(self.profiles, users[pos], weight[:, None] * self.item_emb[items[pos]])
+        texts = events["query"].to_numpy(object)
+        typed = np.flatnonzero(kind == "query")
+        if typed.size:
+            vecs = np.stack([self.query_vector(texts[r]) for r in typed])
+            np.add.at(self.profiles, users[typed], self.query_weight * vecs)
+
+    def unit_profiles(self, users: np.ndarray | None = None) -> np.ndarray:
+        """L2-normalised profiles (zero rows for users without behaviour)."""
+        p = self.profiles if users is None else self.profiles[users]
+        return p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
+
+    def affinity(self, users: np.ndarray | None = None) -> np.ndarray:
+        """Shape ``(n, n_items)`` cosine of each user's profile with each item."""
+        return self.unit_profiles(users) @ self.item_emb.T
+
+    def top_words(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per user, the ``k`` words closest to the profile: ``(ids, scores)``."""
+        scores = self.unit_profiles() @ self.word_vecs.T
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+        return top, np.take_along_axis(scores, top, axis=1)

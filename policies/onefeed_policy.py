@@ -28,13 +28,13 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from onefeed import OneFeedConfig, OneFeedModel
+from onefeed import FeedbackLog, OneFeedConfig, OneFeedModel
 from onefeed.encoder import item_vectors
 from onefeed.losses import log_softmax
-from onefeed.ranking import transition_feature
+from onefeed.text import tokenize
 from policies.base import Policy, PolicyContext
 from policies.onefeed_health import HealthTracker
-from policies.onefeed_logs import ServedLists, UserHistories, feedback_log
+from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories, feedback_log
 from policies.registry import register_policy
 from sim.events import Provenance
 from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SuggestBatch
@@ -70,15 +70,35 @@ class OneFeedPolicyConfig:
     self_enhance: bool = True
     rebuild_sids_every: int = 0
     min_fit_clicks: int = 50
-    n_queries: int = 2
+    n_queries: int = 3
+    n_model_queries: int = 4
+    n_word_candidates: int = 6
+    query_align_weight: float = 0.5
+    pair_min_cosine: float = 0.8
     expansion_per_query: int = 10
     beam: int = 40
+    content_candidates: int = 150
+    popular_candidates: int = 50
     list_len: int = 200
     history_len: int = 50
     long_dwell_s: float = 60.0
-    fit_epochs: int = 6
-    enhance_epochs: int = 2
-    search_model_weight: float = 0.5
+    fit_epochs: int = 3
+    enhance_epochs: int = 1
+    enhance_budget: int = 1500
+    negatives_per_user: int = 3
+    replay_users: int = 150
+    content_weight: float = 3.0
+    pop_weight: float = 0.4
+    model_weight: float = 0.3
+    sid_weight: float = 0.1
+    expansion_weight: float = 0.3
+    pop_decay: float = 0.7
+    quality_weight: float = 0.5
+    rate_prior: float = 10.0
+    search_model_weight: float = 0.3
+    search_content_weight: float = 0.5
+    search_query_weight: float = 2.0
+    search_pop_weight: float = 0.5
     model: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -92,6 +112,14 @@ class OneFeedPolicyConfig:
             "history_len": self.history_len >= 1,
             "fit_epochs": self.fit_epochs >= 1,
             "enhance_epochs": self.enhance_epochs >= 1,
+            "n_model_queries": self.n_model_queries >= 1,
+            "n_word_candidates": self.n_word_candidates >= 0,
+            "content_candidates": self.content_candidates >= 1,
+            "popular_candidates": self.popular_candidates >= 0,
+            "enhance_budget": self.enhance_budget >= 1,
+            "negatives_per_user": self.negatives_per_user >= 0,
+            "replay_users": self.replay_users >= 0,
+            "pop_decay": 0.0 <= self.pop_decay <= 1.0,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -151,8 +179,14 @@ class OneFeedPolicy(Policy):
         opts = self.options
         self.histories = UserHistories(context.n_users, opts.history_len, 4)
         self._clicks = np.zeros(context.catalog.n_items)
+        self._examined = np.zeros(context.catalog.n_items)
+        self._feed_clicks = np.zeros(context.catalog.n_items)
         self._tiebreak = context.rng.random(context.catalog.n_items)
         self._cursor = np.zeros(context.n_users, dtype=np.int64)
+        self._good_queries: dict[str, float] = {}
+        self._train_rng = np.random.default_rng(context.rng.integers(0, 2**63 - 1))
+        self.content = ContentProfiles(context.n_users, seed=int(context.rng.integers(0, 2**31)))
+        self.content.set_catalog(list(context.catalog.titles))
         self._fallback_lists()
 
     def on_catalog_change(self, catalog: CatalogView) -> None:  # noqa: D102
@@ -160,7 +194,10 @@ class OneFeedPolicy(Policy):
         extra = catalog.n_items - self._clicks.shape[0]
         if extra > 0:
             self._clicks = np.pad(self._clicks, (0, extra))
+            self._examined = np.pad(self._examined, (0, extra))
+            self._feed_clicks = np.pad(self._feed_clicks, (0, extra))
             self._tiebreak = np.concatenate([self._tiebreak, self.context.rng.random(extra)])
+            self.content.set_catalog(list(catalog.titles))
         if self._served is not None:
             s = self._served
             self._served = self._finalise(
@@ -243,27 +280,56 @@ class OneFeedPolicy(Policy):
     def rank_search(self, batch: SearchBatch) -> np.ndarray:  # noqa: D102
         if self.model is None or len(batch) == 0:
             return batch.candidates
-        cand = batch.candidates
+        opts = self.options
+        cand = batch.candidates.astype(np.int64)
+        users = batch.user_ids.astype(np.int64)
         known = (cand >= 0) & (cand < self._item_vecs.shape[0])
-        states = self._states[batch.user_ids.astype(np.int64)]
         vecs = self._item_vecs[np.clip(cand, 0, self._item_vecs.shape[0] - 1)]
-        model = np.einsum("nd,nkd->nk", states, vecs)
-        bm25 = np.where(cand >= 0, batch.scores, np.nan)
-        model = np.where(known, model, np.nan)
-        score = _standardise(bm25) + self.options.search_model_weight * np.nan_to_num(
-            _standardise(model)
+        model = np.where(known, np.einsum("nd,nkd->nk", self._states[users], vecs), np.nan)
+        n_text = self.content.item_emb.shape[0]
+        emb = self.content.item_emb[np.clip(cand, 0, n_text - 1)]
+        in_text = (cand >= 0) & (cand < n_text)
+        profile = self.content.unit_profiles(users)
+        content = np.where(in_text, np.einsum("nd,nkd->nk", profile, emb), 0.0)
+        qvec = np.stack([self.content.query_vector(q) for q in batch.queries])
+        qvec /= np.maximum(np.linalg.norm(qvec, axis=1, keepdims=True), 1e-12)
+        relevance = np.where(in_text, np.einsum("nd,nkd->nk", qvec, emb), 0.0)
+        logpop = self._log_popularity()
+        pop = np.where(cand >= 0, logpop[np.clip(cand, 0, logpop.shape[0] - 1)], 0.0)
+        score = (
+            _standardise(np.where(cand >= 0, batch.scores, np.nan))
+            + opts.search_model_weight * np.nan_to_num(_standardise(model))
+            + opts.search_content_weight * content
+            + opts.search_query_weight * relevance
+            + opts.search_pop_weight * pop
         )
-        score = np.where(cand >= 0, score, -np.inf)
+        score = np.where(cand >= 0, np.nan_to_num(score), -np.inf)
         order = np.argsort(-score, axis=1, kind="stable")
-        return np.take_along_axis(cand, order, axis=1)
+        return np.take_along_axis(batch.candidates, order, axis=1)
 
     # ----------------------------------------------------------------- learning
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         opts = self.options
-        kind = events["event"].astype(str)
-        clicked = events.loc[kind.isin(["click", "search_click"]), "item_id"].to_numpy()
-        np.add.at(self._clicks, clicked[(clicked >= 0) & (clicked < self._clicks.size)], 1.0)
-        encode = None if self.model is None else self.model.vocab.encode
+        frozen = self.model is not None and not opts.self_enhance
+        if not frozen:  # item statistics are parameters too: a frozen policy keeps them
+            kind = events["event"].astype(str)
+            clicked = events.loc[kind.isin(["click", "search_click"]), "item_id"].to_numpy()
+            self._clicks *= opts.pop_decay
+            ok = (clicked >= 0) & (clicked < self._clicks.size)
+            np.add.at(self._clicks, clicked[ok], 1.0)
+            # Examined feed items (click or skip) and their clicks: a quality estimate.
+            feed = events.loc[kind.isin(["click", "skip"]), ["event", "item_id"]]
+            item = feed["item_id"].to_numpy(np.int64)
+            ok = (item >= 0) & (item < self._clicks.size)
+            self._examined *= opts.pop_decay
+            self._feed_clicks *= opts.pop_decay
+            np.add.at(self._examined, item[ok], 1.0)
+            np.add.at(
+                self._feed_clicks, item[ok & (feed["event"].astype(str) == "click").to_numpy()], 1.0
+            )
+            self._remember_queries(events)
+        self.content.add_episode(events, opts.long_dwell_s)
+        encode = None if self.model is None else self._encode
         feedback = None
         if self.model is not None and self._served is not None and opts.self_enhance:
             feedback = feedback_log(
@@ -282,14 +348,62 @@ class OneFeedPolicy(Policy):
                 self._fit(sequences, stage="rebuild")
                 self.health.record_rebuild(old_codes, self.model.sids.codes)
         elif feedback is not None:
-            active = [s for s in sequences if len(s.positive_items())]
-            self.model.self_enhance(feedback, replay=active, epochs=opts.enhance_epochs)
+            feedback, replay = self._training_budget(feedback, sequences)
+            self.model.self_enhance(feedback, replay=replay, epochs=opts.enhance_epochs, ignore=0.0)
             self.health.record_labels(feedback, self.model.sids.codes)
         self._cursor[:] = 0
         if self.model is None:
             self._fallback_lists()
         else:
             self._prepare_lists()
+
+    def _encode(self, text: str) -> np.ndarray:
+        """Model-vocabulary ids of ``text`` (distinct, in order), with a cached index."""
+        assert self.model is not None and self.model.vocab is not None
+        if getattr(self, "_vocab_of", None) is not self.model.vocab:
+            self._vocab_of, self._word_ids = self.model.vocab, self.model.vocab.index()
+        ids = [self._word_ids[w] for w in tokenize(text or "") if w in self._word_ids]
+        return np.array(list(dict.fromkeys(ids)), dtype=np.int64)
+
+    def _remember_queries(self, events: pd.DataFrame) -> None:
+        """Recent typed queries that led to a search click (cold users' suggestions)."""
+        kind = events["event"].astype(str)
+        ok = events.loc[kind == "search_click", "query_id"].unique()
+        texts = events.loc[(kind == "query") & events["query_id"].isin(ok), "query"].dropna()
+        for text in texts.tolist():
+            self._good_queries[text] = self._good_queries.get(text, 0.0) + 1.0
+        self._good_queries = {
+            q: c * self.options.pop_decay for q, c in self._good_queries.items() if c > 0.2
+        }
+
+    def _training_budget(self, feedback: FeedbackLog, sequences: list) -> tuple:
+        """Cap a self-enhancement round at about ``enhance_budget`` examples.
+
+        Keeps every positive (clicked / long-dwell item, query credit) of a random
+        subset of users, at most ``negatives_per_user`` of their skipped items, and a
+        replay of ``replay_users`` random active users' sequences (against forgetting).
+        """
+        opts, rng = self.options, self._train_rng
+        kept, n_rows = [], 0
+        for r in rng.permutation(len(feedback.users)):
+            uf = feedback.users[int(r)]
+            pos = np.flatnonzero(uf.clicked | uf.long_dwell)
+            neg = np.flatnonzero(uf.skipped & ~(uf.clicked | uf.long_dwell))
+            neg = neg[: opts.negatives_per_user]
+            cols = np.sort(np.concatenate([pos, neg]))
+            rows = cols.size + len(uf.query_result_clicks) + len(uf.shown_queries)
+            if rows == 0:
+                continue
+            kept.append(replace(
+                uf, shown_items=uf.shown_items[cols], clicked=uf.clicked[cols],
+                long_dwell=uf.long_dwell[cols], skipped=uf.skipped[cols],
+            ))  # fmt: skip
+            n_rows += rows
+            if n_rows >= opts.enhance_budget:
+                break
+        active = [s for s in sequences if len(s.positive_items())]
+        pick = rng.permutation(len(active))[: opts.replay_users]
+        return FeedbackLog(kept), [active[int(i)] for i in np.sort(pick)]
 
     def _fit(self, sequences: list, stage: str) -> None:
         opts = self.options
@@ -308,58 +422,154 @@ class OneFeedPolicy(Policy):
         """Candidate generation, expansion and ranking for every user (vectorised)."""
         model, opts = self.model, self.options
         assert model is not None
-        n_users, n_model_items = self.context.n_users, model.n_items
+        n_users, n_items = self.context.n_users, self.context.catalog.n_items
         histories = list(self.histories.sequences)
         self._item_vecs = item_vectors(model.params, model.sids.codes)
         self._states = model.user_states(histories)
-        lp_all = log_softmax(self._states @ self._item_vecs.T + model.params["rank.bias"])
         sid_items, feats = model.candidate_features(histories, opts.beam, exclude_history=True)
-        n_exp = opts.n_queries * opts.expansion_per_query if opts.use_queries else 0
+        # Ranking-stage features over every item: the model's state-item score, the
+        # user's title-profile affinity, and log-popularity of recent clicks.
+        lp = np.full((n_users, n_items), np.nan)
+        m = min(n_items, model.n_items)
+        logits = self._states @ self._item_vecs.T + model.params["rank.bias"]
+        lp[:, :m] = log_softmax(logits)[:, :m]
+        affinity = self.content.affinity()
+        score = (
+            opts.content_weight * affinity
+            + opts.pop_weight * self._log_popularity()[None, :]
+            + opts.model_weight * np.nan_to_num(_standardise(lp))
+        )
+        candidate = np.zeros((n_users, n_items), dtype=bool)
+        rows = np.arange(n_users)[:, None]
+        ok = (sid_items >= 0) & (sid_items < n_items)
+        sid_rows = np.broadcast_to(rows, sid_items.shape)[ok]
+        candidate[sid_rows, sid_items[ok]] = True
+        sid_z = np.nan_to_num(_standardise(np.where(ok, feats["sid"], np.nan)))
+        bonus = np.zeros((n_users, n_items))
+        bonus[sid_rows, sid_items[ok]] = opts.sid_weight * sid_z[ok]
+        k = min(opts.content_candidates, n_items)
+        candidate[rows, np.argpartition(-affinity, k - 1, axis=1)[:, :k]] = True
+        candidate[:, self._popular()[: opts.popular_candidates]] = True
         queries: list[list[str]] = [[] for _ in range(n_users)]
-        exp_items = np.full((n_users, n_exp), -1, dtype=np.int64)
-        exp_query = np.full((n_users, n_exp), -1, dtype=np.int64)
+        expansion = np.zeros((n_users, n_items), dtype=bool)
+        query_of_item = np.full((n_users, n_items), -1, dtype=np.int64)
         if opts.use_queries:
-            queries = [
-                [q for q in row if q] for row in model.generate_queries(histories, opts.n_queries)
-            ]
+            queries = self._choose_queries(histories)
             flat = [q for row in queries for q in row]
             owner = np.repeat(np.arange(n_users), [len(row) for row in queries])
-            index_in_row = np.concatenate([np.arange(len(row)) for row in queries] or [np.zeros(0)])
+            index_in_row = np.concatenate([np.arange(len(r)) for r in queries] or [np.zeros(0)])
             if flat:
                 found, _ = self.context.search.search(flat, opts.expansion_per_query)
-                for r, (user, qi) in enumerate(
-                    zip(owner.tolist(), index_in_row.tolist(), strict=True)
-                ):
-                    cols = slice(
-                        int(qi) * opts.expansion_per_query, (int(qi) + 1) * opts.expansion_per_query
-                    )
-                    exp_items[user, cols] = found[r]
-                    exp_query[user, cols] = int(qi)
-        # Ranking stage over the union: SID candidates keep their blended score; an
-        # expansion item the beam did not generate gets the beam's lowest SID
-        # log-probability (its own is at most that) with its own rank/transition features.
-        items = np.concatenate([sid_items, exp_items], axis=1)
-        in_model = (items >= 0) & (items < n_model_items)
-        ci = np.clip(items, 0, n_model_items - 1)
-        rank_f = np.where(in_model, np.take_along_axis(lp_all, ci, axis=1), lp_all.min())
-        trans_f = transition_feature(
-            model.trans, [s.positive_items() for s in histories], ci, model.config.trans_decay
-        )
-        sid_floor = np.where(sid_items >= 0, feats["sid"], np.inf).min(axis=1, keepdims=True)
-        sid_floor = np.where(np.isfinite(sid_floor), sid_floor, 0.0)
-        sid_f = np.concatenate([feats["sid"], np.broadcast_to(sid_floor, exp_items.shape)], axis=1)
-        score = model.blend(items, {"sid": sid_f, "rank": rank_f, "trans": trans_f})
-        origin_code = np.concatenate([
-            np.full(sid_items.shape, int(Provenance.RETRIEVAL), np.int8),
-            np.full(exp_items.shape, int(Provenance.SEARCH_EXPANSION), np.int8),
-        ], axis=1)  # fmt: skip
-        query_of = np.concatenate([np.full(sid_items.shape, -1, np.int64), exp_query], axis=1)
-        order = np.argsort(-np.where(items >= 0, score, -np.inf), axis=1, kind="stable")
-        take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
-        self._served = self._finalise(
-            take(items), take(origin_code), take(query_of), queries, histories
-        )
+                found = found.astype(np.int64)
+                hit = (found >= 0) & (found < n_items)
+                who = np.broadcast_to(owner[:, None], found.shape)
+                qi = np.broadcast_to(index_in_row.astype(np.int64)[:, None], found.shape)
+                # Assign in reverse so the first query that found an item is credited.
+                query_of_item[who[hit][::-1], found[hit][::-1]] = qi[hit][::-1]
+                expansion[who[hit], found[hit]] = True
+                bonus[expansion] += opts.expansion_weight
+                candidate |= expansion
+        available = self.context.catalog.available[None, :]
+        score = np.where(candidate & available, score + bonus, -np.inf)
+        width = min(n_items, opts.list_len + opts.history_len)
+        top = np.argpartition(-score, width - 1, axis=1)[:, :width]
+        top_score = np.take_along_axis(score, top, 1)
+        order = np.argsort(-top_score, axis=1, kind="stable")
+        top = np.take_along_axis(top, order, 1)
+        top = np.where(np.isfinite(np.take_along_axis(top_score, order, 1)), top, -1)
+        ci = np.clip(top, 0, None)
+        is_exp = np.take_along_axis(expansion, ci, 1) & (top >= 0)
+        origin = np.where(is_exp, int(Provenance.SEARCH_EXPANSION), int(Provenance.RETRIEVAL))
+        query_of = np.where(is_exp, np.take_along_axis(query_of_item, ci, 1), -1)
+        self._served = self._finalise(top, origin.astype(np.int8), query_of, queries, histories)
         self.health.record_queries(queries)
+
+    def _log_popularity(self) -> np.ndarray:
+        """Z-scored item prior (over available items).
+
+        ``log(1 + recent clicks)`` plus ``quality_weight`` times the logit of the smoothed
+        click rate among examined (clicked or skipped) feed impressions.
+        """
+        opts = self.options
+        prior = self._feed_clicks.sum() / max(self._examined.sum(), 1.0)
+        rate = (self._feed_clicks + opts.rate_prior * prior) / (self._examined + opts.rate_prior)
+        x = np.log1p(self._clicks) + opts.quality_weight * np.log(rate / (1 - rate + 1e-9))
+        avail = self.context.catalog.available[: x.shape[0]]
+        mean, sd = x[avail].mean(), x[avail].std()
+        return (x - mean) / (sd if sd > 0 else 1.0)
+
+    def _choose_queries(self, histories: list) -> list[list[str]]:
+        """Each user's ``n_queries`` suggested / expansion queries.
+
+        Candidates: the words nearest the user's title profile, the query head's
+        queries (its ``n_model_queries`` best first words), and recent successful
+        queries of everyone. Each is scored by its profile match plus
+        ``query_align_weight`` times the SID-query alignment score (the query's text
+        embedding against the SID embeddings of the user's engaged items, both in the
+        aligned space); the best distinct ones are kept.
+        """
+        model, opts = self.model, self.options
+        assert model is not None
+        n_users = self.context.n_users
+        word_ids, _ = self.content.top_words(opts.n_word_candidates)
+        model_q = model.generate_queries(histories, opts.n_model_queries)
+        popular = sorted(self._good_queries, key=lambda q: (-self._good_queries[q], q))
+        popular = popular[: opts.n_queries]
+        words, wv = self.content.words, self.content.word_vecs
+        unit = wv / np.maximum(np.linalg.norm(wv, axis=1, keepdims=True), 1e-12)
+        # Pair each profile word with its closest other profile word when they belong to
+        # the same word group: two words of one topic retrieve more on-topic results.
+        sim = np.einsum("ukd,ujd->ukj", unit[word_ids], unit[word_ids])
+        sim[:, np.arange(word_ids.shape[1]), np.arange(word_ids.shape[1])] = -1.0
+        partner = sim.argmax(axis=2) if word_ids.shape[1] > 1 else np.zeros_like(word_ids)
+        close = np.take_along_axis(sim, partner[..., None], 2)[..., 0] > opts.pair_min_cosine
+        cands = []
+        for u in range(n_users):
+            own = [
+                words[int(j)] + (f" {words[int(word_ids[u, p])]}" if close[u, k] else "")
+                for k, (j, p) in enumerate(zip(word_ids[u], partner[u], strict=True))
+            ]
+            cands.append(list(dict.fromkeys(own + [q for q in model_q[u] if q] + popular)))
+        width = max(len(c) for c in cands)
+        profiles = self.content.unit_profiles()
+        qvec = {q: self.content.query_vector(q) for q in {q for c in cands for q in c}}
+        match = np.full((n_users, width), np.nan)
+        for u, c in enumerate(cands):
+            match[u, : len(c)] = np.stack([qvec[q] for q in c]) @ profiles[u]
+        aligned = self._aligned_scores(histories, cands, width)
+        score = np.nan_to_num(_standardise(match), nan=-np.inf) + opts.query_align_weight * (
+            np.nan_to_num(_standardise(aligned))
+        )
+        order = np.argsort(-score, axis=1, kind="stable")[:, : opts.n_queries]
+        return [[cands[u][int(j)] for j in order[u] if j < len(cands[u])] for u in range(n_users)]
+
+    def _aligned_scores(self, histories: list, cands: list[list[str]], width: int) -> np.ndarray:
+        """Cosine, in the alignment space, of each candidate query and the user's SIDs."""
+        model = self.model
+        assert model is not None and model.sids is not None
+        p, codes = model.params, model.sids.codes
+        sid = sum(p[f"enc.C{lvl}"][codes[:, lvl]] for lvl in range(codes.shape[1])) @ p["aln.Ps"]
+        sid /= np.maximum(np.linalg.norm(sid, axis=1, keepdims=True), 1e-8)
+        user = np.zeros((len(histories), sid.shape[1]))
+        for u, h in enumerate(histories):
+            pos = h.positive_items()
+            pos = pos[pos < sid.shape[0]]
+            if pos.size:
+                user[u] = sid[pos].sum(axis=0)
+        user /= np.maximum(np.linalg.norm(user, axis=1, keepdims=True), 1e-8)
+        texts = sorted({q for c in cands for q in c})
+        text_vec = np.zeros((len(texts), sid.shape[1]))
+        for j, q in enumerate(texts):
+            ids = self._encode(q)
+            if ids.size:
+                text_vec[j] = p["qry.Wemb"][ids].mean(axis=0) @ p["aln.Pt"]
+        text_vec /= np.maximum(np.linalg.norm(text_vec, axis=1, keepdims=True), 1e-8)
+        where = {q: j for j, q in enumerate(texts)}
+        out = np.full((len(histories), width), np.nan)
+        for u, c in enumerate(cands):
+            if c:
+                out[u, : len(c)] = text_vec[[where[q] for q in c]] @ user[u]
+        return out
 
     def health_metrics(self) -> dict[str, float]:
         """Generative-model health after the last update (recorded by the run loop)."""

@@ -1,0 +1,184 @@
+"""The OneFeed policy: log → behaviour, feedback log, ablations, determinism, conformance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from onefeed import EventType as B
+from policies import make_policy
+from policies.conformance import check_policy
+from policies.onefeed_logs import ServedLists, UserHistories, feedback_log
+from sim.config import WorldConfig
+from sim.events import Provenance
+from sim.world import build_world
+
+COLUMNS = ["user_id", "time_s", "event", "item_id", "dwell_s", "query_id", "query", "origin"]
+
+
+def log(rows: list[tuple]) -> pd.DataFrame:
+    """A log slice from ``(user, time, event, item, dwell, query_id, query, origin)`` rows."""
+    frame = pd.DataFrame(rows, columns=COLUMNS)
+    frame["event"] = pd.Categorical(frame["event"])
+    frame["origin"] = pd.Categorical(frame["origin"])
+    frame["dwell_s"] = frame["dwell_s"].astype(np.float32)
+    return frame
+
+
+NAN = float("nan")
+WORDS = {"red": 0, "car": 1, "blue": 2}
+
+
+def encode(text: str) -> np.ndarray:
+    return np.array([WORDS[w] for w in (text or "").split() if w in WORDS], dtype=np.int64)
+
+
+def test_log_to_behaviour_exact_sequences():
+    events = log([
+        (1, 5.0, "click", 7, 10.0, -1, None, "retrieval"),
+        (0, 3.0, "skip", 4, NAN, -1, None, "retrieval"),
+        (0, 1.0, "impression", 4, NAN, -1, None, "retrieval"),  # not behaviour
+        (0, 2.0, "click", 3, 90.0, -1, None, "retrieval"),  # long dwell (>= 60 s)
+        (0, 4.0, "query", -1, NAN, 11, "red car zzz", "unknown"),
+        (0, 6.0, "search_click", 5, 20.0, 11, None, "search"),
+        (2, 1.0, "session_start", -1, NAN, -1, None, "unknown"),
+    ])  # fmt: skip
+    hist = UserHistories(n_users=3, max_len=3, max_words=2)
+    touched = hist.add_episode(events, encode, long_dwell_s=60.0)
+    assert touched.tolist() == [0, 1]
+    u0 = hist.sequences[0]
+    # Time order 2 (long dwell 3), 3 (skip 4), 4 (query), 6 (search click 5); max_len 3.
+    assert u0.items.tolist() == [4, -1, 5]
+    assert u0.types.tolist() == [int(B.SKIP), int(B.QUERY), int(B.SEARCH_CLICK)]
+    assert u0.query_words.tolist() == [[-1, -1], [0, 1], [-1, -1]]
+    assert hist.sequences[1].items.tolist() == [7]
+    assert hist.sequences[1].types.tolist() == [int(B.CLICK)]
+    assert len(hist.sequences[2].items) == 0
+    # A second episode appends and keeps the most recent max_len events.
+    hist.add_episode(log([(1, 9.0, "click", 8, 70.0, -1, None, "retrieval")]), encode, 60.0)
+    assert hist.sequences[1].items.tolist() == [7, 8]
+    assert hist.sequences[1].types.tolist() == [int(B.CLICK), int(B.LONG_DWELL)]
+
+
+def test_feedback_log_positives_negatives_and_query_credit():
+    hist = UserHistories(2, 10, 4).sequences
+    served = ServedLists(
+        items=np.array([[10, 11, 12, 13], [20, 21, 22, 23]]),
+        origin=np.full((2, 4), int(Provenance.RETRIEVAL), np.int8),
+        query_of_item=np.array([[-1, -1, 0, -1], [-1, -1, -1, -1]]),
+        queries=[["red car", "blue"], ["blue"]],
+        histories=hist,
+    )
+    events = log([
+        (0, 1.0, "impression", 10, NAN, -1, None, "retrieval"),
+        (0, 1.0, "impression", 11, NAN, -1, None, "retrieval"),
+        (0, 1.0, "impression", 12, NAN, -1, None, "search_expansion"),
+        (0, 1.0, "impression", 13, NAN, -1, None, "exploration"),  # not generated
+        (0, 2.0, "skip", 10, NAN, -1, None, "retrieval"),
+        (0, 2.0, "click", 12, 80.0, -1, None, "search_expansion"),  # credited to query 0
+        (0, 3.0, "suggestion_shown", -1, NAN, -1, "red car", "unknown"),
+        (0, 3.0, "suggestion_shown", -1, NAN, -1, "blue", "unknown"),
+        (0, 4.0, "suggestion_click", -1, NAN, 5, "blue", "unknown"),
+        (0, 4.0, "query", -1, NAN, 5, "blue", "unknown"),
+        (0, 5.0, "search_click", 30, 15.0, 5, None, "search"),
+        (1, 1.0, "impression", 20, NAN, -1, None, "retrieval"),
+        (1, 2.0, "click", 20, 5.0, -1, None, "retrieval"),
+    ])  # fmt: skip
+    fb = feedback_log(events, served, encode, 4, 60.0, ("retrieval", "search_expansion"))
+    u0, u1 = fb.users
+    assert u0.shown_items.tolist() == [10, 11, 12]
+    assert u0.clicked.tolist() == [False, False, True]
+    assert u0.long_dwell.tolist() == [False, False, True]
+    assert u0.skipped.tolist() == [True, False, False]
+    assert u0.shown_queries.tolist() == [[0, 1, -1, -1], [2, -1, -1, -1]]
+    assert u0.query_clicked.tolist() == [False, True]
+    # Result click of the clicked suggestion "blue" (index 1); feed click on the
+    # expansion item 12 credited to "red car" (index 0).
+    assert sorted(u0.query_result_clicks) == [(0, 12), (1, 30)]
+    assert u1.shown_items.tolist() == [20]
+    assert u1.clicked.tolist() == [True] and u1.long_dwell.tolist() == [False]
+    assert u1.shown_queries.shape == (0, 4)
+
+
+def small_config() -> WorldConfig:
+    return WorldConfig.model_validate({
+        "catalog": {"n_items": 300, "n_topics": 6, "words_per_topic": 12, "generic_vocab_size": 10},
+        "users": {"n_users": 150},
+        "episode_length_days": 1.0,
+    })  # fmt: skip
+
+
+FAST = {"min_fit_clicks": 5, "fit_epochs": 1, "enhance_budget": 200, "replay_users": 20}
+
+
+def run(name: str, episodes: int = 3, seed: int = 0, **options):
+    policy = make_policy(name, **{**FAST, **options})
+    world = build_world(small_config(), seed, policy)
+    logs = []
+    snapshots = []
+    for episode in range(episodes):
+        events = world.run_episode(episode).events.to_pandas()
+        logs.append(events)
+        policy.update(events)
+        snapshots.append(
+            None if policy.model is None else {k: v.copy() for k, v in policy.model.params.items()}
+        )
+    return policy, logs, snapshots
+
+
+@pytest.fixture(scope="module")
+def full_run():
+    return run("onefeed")
+
+
+def test_full_policy_fits_expands_and_suggests(full_run):
+    policy, logs, _ = full_run
+    assert policy.model is not None
+    last = logs[-1]
+    kind = last["event"].astype(str)
+    assert (kind == "suggestion_shown").any()
+    assert (last.loc[kind == "impression", "origin"].astype(str) == "search_expansion").any()
+    assert policy.health_metrics()["query_distinct_1"] > 0.05
+
+
+def test_no_query_suggests_nothing_and_expands_nothing():
+    policy, logs, _ = run("onefeed-no-query")
+    assert policy.model is not None
+    for events in logs:
+        kind = events["event"].astype(str)
+        assert not (kind == "suggestion_shown").any()
+        assert not (events["origin"].astype(str) == "search_expansion").any()
+
+
+def test_frozen_never_changes_parameters_after_first_fit():
+    policy, _, snapshots = run("onefeed-frozen")
+    fitted = [s for s in snapshots if s is not None]
+    assert len(fitted) >= 2
+    for later in fitted[1:]:
+        assert later.keys() == fitted[0].keys()
+        assert all(np.array_equal(later[k], fitted[0][k]) for k in later)
+
+
+def test_full_policy_changes_parameters_after_first_fit(full_run):
+    _, _, snapshots = full_run
+    fitted = [s for s in snapshots if s is not None]
+    assert any(not np.array_equal(fitted[-1][k], fitted[0][k]) for k in fitted[0])
+
+
+def test_deterministic_for_a_seed(full_run):
+    policy, logs, _ = full_run
+    again, logs_again, _ = run("onefeed")
+    for a, b in zip(logs, logs_again, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    assert np.array_equal(policy._served.items, again._served.items)
+
+
+@pytest.mark.parametrize(
+    "name", ["onefeed", "onefeed-no-query", "onefeed-no-align", "onefeed-frozen"]
+)
+def test_check_policy_with_a_fitted_model(name):
+    # Episode 0 of this world has far more than min_fit_clicks positives, so the
+    # policy's update inside check_policy fits the model.
+    world = build_world(small_config(), 0, make_policy("popularity"))
+    check_policy(make_policy(name, **FAST), world)
