@@ -213,16 +213,20 @@ class ContentProfiles:
         svd_dim: Dimension of the word co-occurrence SVD.
         n_clusters: Word groups (need not equal the world's number of topics).
         temp: Softness of the word-to-group assignment.
+        n_init: k-means restarts (the tightest grouping is kept).
+        smooth: Context-distribution smoothing exponent of the PMI (1 = none).
         decay: Profile decay per episode.
         query_weight: Weight of a typed query relative to a click.
         seed: Seed of the SVD start vector.
     """
 
     def __init__(
-        self, n_users: int, svd_dim: int = 16, n_clusters: int = 32, temp: float = 0.1,
-        decay: float = 0.85, query_weight: float = 0.5, seed: int = 0,
+        self, n_users: int, svd_dim: int = 20, n_clusters: int = 32, temp: float = 0.1,
+        decay: float = 0.85, query_weight: float = 0.5, seed: int = 0, n_init: int = 3,
+        smooth: float = 0.75,
     ) -> None:  # fmt: skip
-        self.svd_dim, self.n_clusters, self.temp = svd_dim, n_clusters, temp
+        self.svd_dim, self.n_clusters, self.temp, self.n_init = svd_dim, n_clusters, temp, n_init
+        self.smooth = smooth
         self.decay, self.query_weight, self.seed = decay, query_weight, seed
         self.dim = n_clusters
         self.profiles = np.zeros((n_users, n_clusters))
@@ -232,7 +236,8 @@ class ContentProfiles:
         """(Re)build the word and item embeddings for the current titles.
 
         Words embed by an SVD (``svd_dim``) of their positive PMI of co-occurrence in
-        titles; k-means on the unit word vectors gives ``n_clusters`` word groups
+        titles (context counts raised to ``smooth``, which keeps rare words from
+        dominating); k-means on the unit word vectors gives ``n_clusters`` word groups
         (items of one topic share title words, so groups are topic-like); a word's
         vector is its soft assignment to the groups (softmax of cosines / ``temp``)
         scaled by the assignment's concentration, so generic words, spread over all
@@ -249,8 +254,16 @@ class ContentProfiles:
         co = (incidence.T @ incidence).toarray()
         np.fill_diagonal(co, 0.0)
         deg = co.sum(axis=1)
+        context = deg**self.smooth  # context-distribution smoothing (Levy et al. 2015)
         with np.errstate(divide="ignore", invalid="ignore"):
-            pmi = np.log(co * co.sum() / np.maximum(np.outer(deg, deg), 1e-12))
+            joint = co / max(co.sum(), 1e-12)
+            pmi = np.log(
+                joint
+                / np.maximum(
+                    np.outer(deg / max(deg.sum(), 1e-12), context / max(context.sum(), 1e-12)),
+                    1e-12,
+                )
+            )
         ppmi = np.where(co > 0, np.maximum(pmi, 0.0), 0.0)
         u, sv, _ = np.linalg.svd(ppmi)
         k = min(self.svd_dim, u.shape[1])
@@ -258,13 +271,19 @@ class ContentProfiles:
         vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
         rng = np.random.default_rng(self.seed)
         n_clusters = min(self.n_clusters, vecs.shape[0])
-        centres = vecs[rng.choice(vecs.shape[0], n_clusters, replace=False)]
-        for _ in range(30):
-            label = (vecs @ centres.T).argmax(axis=1)
-            for c in range(n_clusters):
-                if (label == c).any():
-                    centres[c] = vecs[label == c].mean(axis=0)
-            centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+        best, best_fit = None, -np.inf
+        for _ in range(self.n_init):  # k-means restarts; keep the tightest groups
+            centres = vecs[rng.choice(vecs.shape[0], n_clusters, replace=False)]
+            for _ in range(30):
+                label = (vecs @ centres.T).argmax(axis=1)
+                for c in range(n_clusters):
+                    if (label == c).any():
+                        centres[c] = vecs[label == c].mean(axis=0)
+                centres /= np.maximum(np.linalg.norm(centres, axis=1, keepdims=True), 1e-12)
+            fit = float((vecs @ centres.T).max(axis=1).sum())
+            if fit > best_fit:
+                best, best_fit = centres, fit
+        centres = best
         sim = vecs @ centres.T / self.temp
         soft = np.exp(sim - sim.max(axis=1, keepdims=True))
         soft /= soft.sum(axis=1, keepdims=True)

@@ -1,23 +1,44 @@
 """The OneFeed policy in the closed loop, and its registered ablations.
 
-Per episode (the policy sees feedback only between episodes):
+The policy sees only logged feedback, titles and the search engine. Per episode (it
+learns between episodes only):
 
-1. ``update(log)``: fold the episode into every user's behaviour sequence; the first
-   time, fit the model (semantic IDs, encoder, both heads, alignment) on what has been
-   logged; afterwards run a self-enhancement round on the feedback to the model's own
-   outputs (warm start), and every ``rebuild_sids_every`` episodes rebuild the semantic
-   IDs by refitting, logging the SID stability across the rebuild.
-2. Prepare, for every user, a ranked candidate list: constrained SID beam search
-   ∪ items retrieved by the user's generated queries through the world's search engine
-   (search-based candidate expansion), scored by the model's ranking stage; the
-   generated queries double as suggested searches.
-3. ``recommend``: serve each request the next ``slate_size`` items of its user's list
-   (a per-user cursor, so successive pages and sessions move down the list).
-4. ``rank_search``: re-rank the engine's candidates with the shared user state.
+1. ``update(log)``: fold the episode into every user's behaviour sequence and title
+   profile (:class:`~policies.onefeed_logs.ContentProfiles`: clicked titles and typed
+   queries in a space of topic-like word groups learnt from title co-occurrence), and
+   into decayed item statistics (recent clicks; click rate among examined feed items).
+   The first time, fit the model (semantic IDs, encoder, both heads, alignment);
+   afterwards run one self-enhancement round on the feedback to the model's own
+   outputs, *capped* at about ``enhance_budget`` examples (every positive of a random
+   subset of users, a few skips each, ignored impressions dropped) plus a replay of
+   ``replay_users`` sampled sequences, so a round costs seconds whatever the log size.
+   Every ``rebuild_sids_every`` episodes the semantic IDs are rebuilt by refitting.
+2. Prepare every user's ranked list (vectorised over users): candidates = constrained
+   SID beam search ∪ items found by the user's generated queries through the search
+   engine (search-based expansion) ∪ the items nearest the title profile ∪ recent
+   popular items. Ranking stage: ``content_weight`` × profile cosine +
+   ``pop_weight`` × item prior (log recent clicks + logit of the smoothed click rate
+   among examined impressions) + ``model_weight`` × the model's state-item score
+   (z-scored) + ``sid_weight`` × SID log-probability (z-scored) + ``expansion_weight``
+   for expansion items. Already-engaged items are excluded; popular items fill up.
+3. Queries (suggestions and expansion): candidates are the words nearest the user's
+   profile (paired with a close word of the same group into two-word queries), the
+   query head's ``n_model_queries`` queries and recent successful queries; each is
+   scored by profile match plus ``query_align_weight`` × its SID–query alignment score
+   (query text embedding against the SID embeddings of the user's engaged items, in the
+   aligned space), and the best ``n_queries`` are kept. Distinct per user, so
+   ``query_distinct_1`` is no longer ~0.
+4. ``recommend``: each request gets the next ``slate_size`` items of its user's list.
+5. ``rank_search``: re-rank the engine's candidates: z-scored BM25 +
+   ``search_query_weight`` × query–item cosine in the title space +
+   ``search_content_weight`` × profile cosine + ``search_pop_weight`` × item prior +
+   ``search_model_weight`` × the model's state-item score (z-scored).
 
-Ablations: ``onefeed-no-query`` (SID head only: no expansion, no suggestions),
-``onefeed-no-align`` (alignment loss off), ``onefeed-frozen`` (fitted once on the
-first logged episode(s), never updated; it still reads users' new behaviour).
+Ablations: ``onefeed-no-query`` (SID head only: no expansion, no suggestions, query loss
+off), ``onefeed-no-align`` (alignment loss off, so the aligned query score is
+uninformative), ``onefeed-frozen`` (fitted once on the first logged episode(s); model
+parameters and item statistics never change afterwards; it still reads users' new
+behaviour into their states and profiles).
 """
 
 from __future__ import annotations
@@ -53,16 +74,35 @@ class OneFeedPolicyConfig:
         self_enhance: Retrain on the feedback after every episode (False: frozen).
         rebuild_sids_every: Refit (new semantic IDs) every N episodes; 0 = never.
         min_fit_clicks: Positive events needed before the first fit.
-        n_queries: Generated queries per user.
+        n_queries: Generated queries per user (suggestions and expansion).
+        n_model_queries: Query-head candidates per user (distinct first words).
+        n_word_candidates: Profile-word query candidates per user.
+        query_align_weight: Weight of the SID-query alignment score of a candidate.
+        pair_min_cosine: Two profile words form one query above this group cosine.
         expansion_per_query: Search results kept per generated query.
         beam: SID candidates per user.
+        content_candidates: Profile-nearest items added to the candidates.
+        popular_candidates: Most popular items added to the candidates.
         list_len: Length of each user's prepared list (then it wraps around).
         history_len: Behaviour events kept per user.
         long_dwell_s: Clicks with at least this dwell count as long dwell.
         fit_epochs: Epochs of the first fit.
         enhance_epochs: Epochs of each self-enhancement round.
-        search_model_weight: Weight of the model score against the BM25 score in
-            ``rank_search`` (both standardised per query).
+        enhance_budget: Approximate feedback examples per self-enhancement round.
+        negatives_per_user: Skipped items kept per user in a round.
+        replay_users: Sampled users whose sequences are replayed in a round.
+        content_weight: Ranking weight of the title-profile cosine.
+        pop_weight: Ranking weight of the item prior.
+        model_weight: Ranking weight of the model's state-item score.
+        sid_weight: Ranking weight of the SID log-probability of beam items.
+        expansion_weight: Ranking bonus of search-expansion items.
+        pop_decay: Per-episode decay of the item statistics.
+        quality_weight: Weight of the examined click-rate logit in the item prior.
+        rate_prior: Pseudo-examinations of the click-rate prior.
+        search_model_weight: ``rank_search`` weight of the model score (z-scored).
+        search_content_weight: ``rank_search`` weight of the profile cosine.
+        search_query_weight: ``rank_search`` weight of the query-item cosine.
+        search_pop_weight: ``rank_search`` weight of the item prior.
         model: Overrides of :class:`onefeed.OneFeedConfig` fields.
     """
 

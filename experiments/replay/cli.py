@@ -8,6 +8,7 @@ seeds) print one line ``error: …`` on stderr and exit with code 2.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -16,7 +17,7 @@ from experiments.data import DATASETS, load_dataset
 from experiments.errors import UserError
 from experiments.replay.bench import ModelResult, run_bench
 from experiments.replay.models import ALL_MODELS, ModelUnavailable, get_model_spec
-from experiments.replay.report import render_table, write_outputs
+from experiments.replay.report import render_extras, render_table, write_outputs
 
 __all__ = ["PROTOCOL_TEXT", "replay_command"]
 
@@ -41,6 +42,39 @@ def _parse_seeds(text: str) -> list[int]:
     if not seeds:
         raise UserError("--seeds: no seed given")
     return seeds
+
+
+def _parse_self_enhance_seeds(text: str | None, seeds: list[int]) -> list[int]:
+    """``None`` → the first seed; ``"none"`` → no seed; else a comma-separated subset."""
+    if text is None:
+        return seeds[:1]
+    if text.strip().lower() in ("none", ""):
+        return []
+    try:
+        chosen = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UserError(
+            f"--self-enhance-seeds: expected comma-separated integers or 'none', got {text!r}"
+        ) from None
+    missing = [s for s in chosen if s not in seeds]
+    if missing:
+        raise UserError(f"--self-enhance-seeds: {missing} not among --seeds {seeds}")
+    return chosen
+
+
+def self_enhance_note(se_seeds: list[int]) -> str:
+    """The sentence printed with the self-enhancement rounds."""
+    which = ", ".join(map(str, se_seeds)) if se_seeds else "none"
+    return (
+        f"Offline self-enhancement runs for seed(s) {which} only (--self-enhance-seeds; "
+        "default: the first seed). It starts from the validation-stage model the bench "
+        "has just fitted (no refit): each round shows every user generated items and one "
+        "generated query, counts a click only on the user's validation item, and retrains "
+        "one epoch on that feedback plus a replay of a random quarter of the users' "
+        "training prefixes. The control starts from the same parameters and trains the "
+        "same number of steps on replay only. Metrics are on the test item; the test item "
+        "is never trained on."
+    )
 
 
 def _parse_models(text: str | None) -> tuple[list[str], list[str]]:
@@ -76,12 +110,14 @@ def _run(
     out: Path | None,
     chunk_size: int,
     progress: bool,
+    self_enhance_seeds: str | None = None,
 ) -> None:
     if dataset not in DATASETS:
         raise UserError(
             f"--dataset: unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}"
         )
     seed_list = _parse_seeds(seeds)
+    se_seeds = _parse_self_enhance_seeds(self_enhance_seeds, seed_list)
     model_list, notes = _parse_models(models)
     ds = load_dataset(dataset, data_dir)
     n_inter = sum(len(s) for s in ds.sequences)
@@ -91,6 +127,7 @@ def _run(
     )
     for note in notes:
         click.echo(note)
+    se_note = self_enhance_note(se_seeds) if "onefeed" in model_list else ""
     done: list[ModelResult] = []
 
     def on_result(res: ModelResult) -> None:
@@ -100,15 +137,28 @@ def _run(
             f"{res.mean('ndcg@10'):.4f} ({res.time_s:.1f} s, {res.peak_rss_mb:.0f} MB)"
         )
         if out is not None:  # partial results survive an interruption
-            write_outputs(out, dataset, done, PROTOCOL_TEXT, notes)
+            write_outputs(out, dataset, done, PROTOCOL_TEXT, notes, se_note)
 
+    start = time.perf_counter()
     results = run_bench(
-        ds, model_list, seed_list, chunk_size=chunk_size, progress=progress, on_result=on_result
+        ds,
+        model_list,
+        seed_list,
+        chunk_size=chunk_size,
+        progress=progress,
+        on_result=on_result,
+        self_enhance_seeds=se_seeds,
     )
+    total = time.perf_counter() - start
+    notes = [*notes, f"whole bench wall time: {total:.1f} s"]
     click.echo("")
     click.echo(render_table(dataset, results, notes=notes))
+    extras = render_extras(results, self_enhance_note=se_note)
+    if extras:
+        click.echo("")
+        click.echo(extras)
     if out is not None:
-        write_outputs(out, dataset, results, PROTOCOL_TEXT, notes)
+        write_outputs(out, dataset, results, PROTOCOL_TEXT, notes, se_note)
         click.echo(f"\nwrote {out / 'replay.md'} and {out / 'replay.json'}")
 
 
@@ -139,6 +189,12 @@ def _run(
     type=click.IntRange(min=1),
     help="Users scored at once.",
 )
+@click.option(
+    "--self-enhance-seeds",
+    default=None,
+    metavar="SEEDS|none",
+    help="Seeds with OneFeed offline self-enhancement (default: the first seed).",
+)
 @click.option("--progress/--no-progress", default=True, help="Show progress bars.")
 def replay_command(
     dataset: str,
@@ -148,10 +204,11 @@ def replay_command(
     out: Path | None,
     chunk_size: int,
     progress: bool,
+    self_enhance_seeds: str | None,
 ) -> None:
     """Offline replay bench: leave-one-out, full ranking, Recall/NDCG@5/10."""
     try:
-        _run(dataset, data_dir, seeds, models, out, chunk_size, progress)
+        _run(dataset, data_dir, seeds, models, out, chunk_size, progress, self_enhance_seeds)
     except UserError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)

@@ -99,7 +99,7 @@ class OneFeedRecommender:
     """
 
     name = "onefeed"
-    deterministic = True
+    deterministic = False  # training depends on the seed: fitted once per seed
 
     @staticmethod
     def param_grid() -> list[dict[str, Any]]:
@@ -305,23 +305,29 @@ def offline_self_enhancement(
     blas_threads: int | None = 1,
     ignore_weight: float = 0.0,
     on_round: Any = None,
+    valid_model: OneFeedModel | OneFeedRecommender | None = None,
+    replay_fraction: float = 0.25,
 ) -> list[dict[str, Any]]:
     """Self-enhancement rounds whose feedback comes only from validation items.
 
-    The model is fitted on prefixes ending before the validation item. Each round serves
-    every user ``shown`` generated items and one generated query (BM25 top 10); the user
-    "clicks" a shown item, or a query result, only if it is their validation item; the
-    other shown items are ignored (unlikelihood weight ``ignore_weight``; replay logs have
-    no skips, so by default only positives and query feedback are used). The model
-    retrains on that feedback plus a replay of its training prefixes, warm-starting. A
-    same-compute control retrains on the replay alone, cycled to the same number of
+    The starting model is fitted on prefixes ending before the validation item — either
+    ``valid_model`` (the bench passes the model it already fitted for the validation
+    pass; it is copied, never modified) or a fresh fit. Each round serves every user
+    ``shown`` generated items and one generated query (BM25 top 10); the user "clicks" a
+    shown item, or a query result, only if it is their validation item; the other shown
+    items are ignored (unlikelihood weight ``ignore_weight``; replay logs have no skips,
+    so by default only positives and query feedback are used). The model retrains on that
+    feedback plus a replay of the training prefixes of a random ``replay_fraction`` of the
+    users (fresh sample each round), warm-starting. A same-compute control starts from the
+    same parameters and retrains on the replay alone, cycled to the same number of
     examples (hence the same number of steps). After every round both are evaluated on
     the test item with the validation item in the history. The test item is never
     trained on.
 
     Args:
         dataset: The replay dataset (full sequences; the split is made here).
-        config: Model configuration (default :data:`BEAUTY_CONFIG`).
+        config: Model configuration (default :data:`BEAUTY_CONFIG`; ignored when
+            ``valid_model`` is given).
         seed: Root seed.
         rounds: Feedback rounds.
         shown: Generated items shown per user per round.
@@ -329,12 +335,19 @@ def offline_self_enhancement(
         blas_threads: BLAS threads.
         ignore_weight: Unlikelihood weight of shown-but-ignored items.
         on_round: Optional callback receiving each row as soon as it is computed.
+        valid_model: A model already fitted on the validation-stage prefixes
+            (``sequence[:-2]``), reused instead of refitting.
+        replay_fraction: Share of users whose prefixes are replayed each round (in
+            ``(0, 1]``; 1 replays every training prefix).
 
     Returns:
         One row per round (round 0 = before feedback): test metrics of both models,
-        and the feedback counts.
+        the feedback counts, the examples trained on and the round's wall time.
     """
-    cfg = config or BEAUTY_CONFIG
+    import time
+
+    if not 0 < replay_fraction <= 1:
+        raise ValueError("replay_fraction must be in (0, 1]")
     train = [s[:-2] for s in dataset.sequences]
     val = np.array([s[-2] for s in dataset.sequences])
     hist_test = [s[:-1] for s in dataset.sequences]
@@ -342,18 +355,38 @@ def offline_self_enhancement(
     text = list(dataset.item_text or [f"item{i}" for i in range(dataset.n_items)])
     bm = _Bm25(text)
     rows: list[dict[str, Any]] = []
+    rng = np.random.default_rng([seed, 0x5E1F])
     with threadpool_limits(blas_threads):
-        model = OneFeedModel(cfg).fit(train, text, seed)
-        control = OneFeedModel(cfg)
-        control.load_state_dict(model.state_dict())
-        model.load_state_dict(model.state_dict())  # same optimiser restart for both
-        replay = control.examples_from(train)
+        t0 = time.perf_counter()
+        if isinstance(valid_model, OneFeedRecommender):
+            valid_model = valid_model.model
+        if valid_model is None:
+            valid_model = OneFeedModel(config or BEAUTY_CONFIG).fit(train, text, seed)
+        state = valid_model.state_dict()
+        model = OneFeedModel(valid_model.config)
+        model.load_state_dict(state)
+        control = OneFeedModel(valid_model.config)
+        control.load_state_dict(state)  # same parameters, same optimiser restart
+        del state
+        cfg = model.config
 
         base = evaluate(model, hist_test, test)
-        rows.append({"round": 0, "feedback": base, "control": base, "clicks": 0, "query_clicks": 0})
+        rows.append(
+            {
+                "round": 0,
+                "feedback": base,
+                "control": base,
+                "clicks": 0,
+                "query_clicks": 0,
+                "examples": 0,
+                "time_s": time.perf_counter() - t0,
+            }
+        )
         if on_round is not None:
             on_round(rows[-1])
+        n_replay = max(1, round(replay_fraction * len(train)))
         for rnd in range(1, rounds + 1):
+            t0 = time.perf_counter()
             items = np.concatenate(
                 [m[0] for m in _batched(lambda h: model.recommend(h, k=shown), train)]
             )
@@ -380,11 +413,15 @@ def offline_self_enhancement(
                     )
                 )
             log = FeedbackLog(users)
-            assert model.vocab is not None
+            picked = np.sort(rng.choice(len(train), n_replay, replace=False))
+            replay_seqs = [train[i] for i in picked]
+            replay = control.examples_from(replay_seqs)
             fw = FeedbackWeights(ignore=ignore_weight)
             n_fb = len(feedback_examples(log, cfg.max_len, model.vocab.item_query, fw))
             n_fb += len(replay)
-            model.self_enhance(log, replay=train, epochs=epochs_per_round, ignore=ignore_weight)
+            model.self_enhance(
+                log, replay=replay_seqs, epochs=epochs_per_round, ignore=ignore_weight
+            )
             # same compute: as many replay examples (cycled) as feedback + replay examples
             control.train(
                 replay.take(np.arange(n_fb) % len(replay)), epochs_per_round, "self_enhance"
@@ -396,6 +433,8 @@ def offline_self_enhancement(
                     "control": evaluate(control, hist_test, test),
                     "clicks": n_click,
                     "query_clicks": n_q,
+                    "examples": n_fb,
+                    "time_s": time.perf_counter() - t0,
                 }
             )
             if on_round is not None:

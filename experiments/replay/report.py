@@ -21,6 +21,7 @@ __all__ = [
     "PROTOCOL_TOLERANCE",
     "PUBLISHED",
     "protocol_check",
+    "render_extras",
     "render_table",
     "result_records",
     "write_atomic",
@@ -102,8 +103,9 @@ def result_records(dataset: str, results: Sequence[ModelResult]) -> list[dict[st
         rec["tuning"] = r.tuning
         rec["time_s"] = r.time_s
         rec["peak_rss_mb"] = r.peak_rss_mb
+        rec["seed_time_s"] = list(r.seed_time_s)
         for sub in r.extras.get("per_seed", []):
-            for key in ("query_head", "self_enhancement"):
+            for key in ("query_head", "self_enhancement", "timing"):
                 if key in sub:
                     rec.setdefault(key, []).append({"seed": sub["seed"], "value": sub[key]})
         if r.model == "popularity-all" and check is not None:
@@ -190,6 +192,155 @@ def render_table(
     return "\n".join(lines)
 
 
+def _num(value: Any, digits: int = 4) -> str:
+    return f"{value:.{digits}f}" if isinstance(value, int | float) else "—"
+
+
+def render_extras(
+    results: Sequence[ModelResult],
+    *,
+    markdown: bool = False,
+    self_enhance_note: str = "",
+) -> str:
+    """Query-head metrics, query examples and self-enhancement rounds of adapter models.
+
+    Args:
+        results: Measured rows (only those with adapter extras are shown).
+        markdown: Markdown headings and tables instead of plain text.
+        self_enhance_note: Sentence describing how self-enhancement was run.
+
+    Returns:
+        The text (empty when no row has extras).
+    """
+    out: list[str] = []
+
+    def table(header: list[str], rows: list[list[str]]) -> None:
+        if markdown:
+            out.append("| " + " | ".join(header) + " |")
+            out.append("|" + "|".join("---" for _ in header) + "|")
+            out.extend("| " + " | ".join(r) + " |" for r in rows)
+        else:
+            widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
+            out.append("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+            out.extend("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+    def heading(text: str) -> None:
+        out.append("")
+        out.append(f"## {text}" if markdown else f"{text}:")
+        if markdown:
+            out.append("")
+
+    for r in results:
+        per_seed = r.extras.get("per_seed", [])
+        qh = [(p["seed"], p["query_head"]) for p in per_seed if "query_head" in p]
+        se = [(p["seed"], p["self_enhancement"]) for p in per_seed if "self_enhancement" in p]
+        if qh:
+            heading(f"{r.model}: query head (test-stage model, test item as target)")
+            rows = []
+            for seed, q in qh:
+                if not isinstance(q, dict) or "error" in q:
+                    err = q.get("error") if isinstance(q, dict) else q
+                    rows.append([str(seed), f"error: {err}"])
+                    continue
+                hit = next((v for k, v in q.items() if k.startswith("query_hit@")), None)
+                sid = next((v for k, v in q.items() if k.startswith("sid_recall@")), None)
+                mer = next((v for k, v in q.items() if k.startswith("merged_recall@")), None)
+                rows.append(
+                    [str(seed), _num(hit), _num(sid), _num(mer), _num(q.get("expansion_gain"))]
+                )
+            keys = qh[0][1] if isinstance(qh[0][1], dict) else {}
+            budget = next((k.split("@")[1] for k in keys if k.startswith("sid_recall@")), "B")
+            k_hit = next((k.split("@")[1] for k in keys if k.startswith("query_hit@")), "K")
+            width = max(len(row) for row in rows)
+            if width == 5:
+                table(
+                    [
+                        "seed",
+                        f"Query-Hit@{k_hit}",
+                        f"SID recall@{budget}",
+                        f"SID+query recall@{budget}",
+                        "expansion gain",
+                    ],
+                    rows,
+                )
+            else:
+                out.extend(" ".join(row) for row in rows)
+            examples = next(
+                (q.get("examples") for _, q in qh if isinstance(q, dict) and q.get("examples")),
+                None,
+            )
+            if examples:
+                out.append("")
+                out.append(f"Generated query examples (seed {qh[0][0]}):")
+                out.append("")
+                table(
+                    ["last item in history", "generated query", "held-out item", "hit"],
+                    [
+                        [
+                            str(e.get("last_item", "")).replace("|", "/"),
+                            f"`{e.get('query', '')}`" if markdown else str(e.get("query", "")),
+                            str(e.get("target", "")).replace("|", "/"),
+                            "yes" if e.get("hit") else "no",
+                        ]
+                        for e in examples
+                    ],
+                )
+        for seed, rounds in se:
+            heading(f"{r.model}: offline self-enhancement (seed {seed})")
+            if self_enhance_note:
+                out.append(self_enhance_note)
+                out.append("")
+            if not isinstance(rounds, list):
+                out.append(f"error: {rounds.get('error') if isinstance(rounds, dict) else rounds}")
+                continue
+            rows = []
+            for row in rounds:
+                fb, ct = row.get("feedback", {}), row.get("control", {})
+                rows.append(
+                    [
+                        str(row.get("round")),
+                        _num(fb.get("R@10")),
+                        _num(fb.get("N@10")),
+                        _num(ct.get("R@10")),
+                        _num(ct.get("N@10")),
+                        str(row.get("clicks", "")),
+                        str(row.get("query_clicks", "")),
+                        _num(row.get("time_s"), 1),
+                    ]
+                )
+            table(
+                [
+                    "round",
+                    "feedback R@10",
+                    "feedback N@10",
+                    "control R@10",
+                    "control N@10",
+                    "item clicks",
+                    "query clicks",
+                    "time (s)",
+                ],
+                rows,
+            )
+        timings = [(p["seed"], p["timing"]) for p in per_seed if "timing" in p]
+        if timings:
+            heading(f"{r.model}: wall time per seed (s)")
+            names = sorted({k for _, t in timings for k in t})
+            table(
+                ["seed", *names, "seed total"],
+                [
+                    [
+                        str(seed),
+                        *(_num(t.get(n), 1) for n in names),
+                        _num(r.seed_time_s[r.seeds.index(seed)], 1)
+                        if seed in r.seeds and len(r.seed_time_s) == len(r.seeds)
+                        else "—",
+                    ]
+                    for seed, t in timings
+                ],
+            )
+    return "\n".join(out).lstrip("\n")
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,6 +360,7 @@ def write_outputs(
     results: Sequence[ModelResult],
     preamble: str = "",
     notes: Sequence[str] = (),
+    self_enhance_note: str = "",
 ) -> None:
     """Write ``replay.md`` and ``replay.json`` into ``out_dir`` (atomically).
 
@@ -218,6 +370,7 @@ def write_outputs(
         results: Measured rows.
         preamble: Markdown text put above the table (protocol description).
         notes: Lines under the table.
+        self_enhance_note: How offline self-enhancement was run (shown with its rounds).
     """
     records = result_records(dataset, results)
     md = (
@@ -225,14 +378,8 @@ def write_outputs(
         + render_table(dataset, results, markdown=True, notes=notes)
         + "\n"
     )
-    extras = [rec for rec in records if "query_head" in rec or "self_enhancement" in rec]
-    for rec in extras:
-        md += f"\n## {rec['model']}: query head and self-enhancement\n\n```json\n"
-        md += (
-            json.dumps(
-                {k: rec[k] for k in ("query_head", "self_enhancement") if k in rec}, indent=2
-            )[:20000]
-            + "\n```\n"
-        )
+    extras = render_extras(results, markdown=True, self_enhance_note=self_enhance_note)
+    if extras:
+        md += "\n" + extras + "\n"
     write_atomic(out_dir / "replay.json", json.dumps(records, indent=2) + "\n")
     write_atomic(out_dir / "replay.md", md)

@@ -120,6 +120,23 @@ def test_offline_self_enhancement_rounds() -> None:
     assert rows[1]["clicks"] > 0
 
 
+def test_offline_self_enhancement_reuses_the_validation_model() -> None:
+    ds = _dataset()
+    cfg = OneFeedConfig(**{**TINY.__dict__, "epochs": 3})
+    valid = OneFeedRecommender(cfg)
+    valid.fit(TrainData(ds, [s[:-2] for s in ds.sequences], "valid"), seed=0)
+    assert valid.model is not None
+    before = {k: v.copy() for k, v in valid.model.params.items()}
+    rows = offline_self_enhancement(ds, seed=0, rounds=1, shown=5, valid_model=valid)
+    hist = [s[:-1] for s in ds.sequences]
+    assert rows[0]["feedback"] == evaluate(valid, hist, np.array([s[-1] for s in ds.sequences]))
+    for k, v in valid.model.params.items():  # copied, never modified
+        assert np.array_equal(v, before[k])
+    assert rows[1]["examples"] > 0 and rows[1]["time_s"] >= 0
+    with pytest.raises(ValueError):
+        offline_self_enhancement(ds, valid_model=valid, replay_fraction=0)
+
+
 def _data_dir() -> Path:
     return Path(
         os.environ.get("ONEFEED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -163,6 +180,7 @@ def test_bench_can_call_the_extras() -> None:
         "seed",
         "ks",
         "evaluate",
+        "valid_model",
     }
     for fn in (query_metrics, offline_self_enhancement):
         for name, p in inspect.signature(fn).parameters.items():

@@ -96,3 +96,67 @@ def test_protocol_check_and_table() -> None:
     table = render_table("beauty", [res])
     assert "TIGER" in table and "PASS" in table and "popularity-all" in table
     assert protocol_check("ml-100k", [res]) is None
+
+
+def test_self_enhancement_only_for_chosen_seeds_from_the_validation_model() -> None:
+    """Self-enhancement forces a validation pass and gets that fitted model (no refit)."""
+    Oracle.fits = []
+    calls: list[tuple[int, str]] = []
+
+    def self_enhance(valid_model, seed):
+        calls.append((seed, valid_model.stage))
+        return [{"round": 0}]
+
+    class Staged(Oracle):
+        def fit(self, data: TrainData, seed: int) -> None:
+            super().fit(data, seed)
+            self.stage = data.stage
+
+    module = types.SimpleNamespace(
+        query_metrics=lambda model, seed: {"query_hit@10": 0.25},
+        offline_self_enhancement=self_enhance,
+    )
+    spec = ModelSpec("onefeed", lambda p: Staged(), [{}], False, module)
+    res = bench.run_model(spec, stages(), [0, 1, 2], progress=False, self_enhance_seeds=[1])
+    assert calls == [(1, "valid")]
+    assert Oracle.fits == [("test", 0), ("valid", 1), ("test", 1), ("test", 2)]
+    assert res.valid[1] is not None and res.valid[0] is None
+    recs = result_records("tiny", [res])
+    assert [q["seed"] for q in recs[0]["query_head"]] == [0, 1, 2]
+    assert recs[0]["self_enhancement"] == [{"seed": 1, "value": [{"round": 0}]}]
+    timing = {t["seed"]: t["value"] for t in recs[0]["timing"]}
+    assert set(timing[1]) >= {"valid_fit_eval_s", "self_enhancement_s", "test_fit_eval_s"}
+    assert len(recs[0]["seed_time_s"]) == 3
+    # default: the first seed only
+    calls.clear()
+    bench.run_model(spec, stages(), [5, 6], progress=False)
+    assert calls == [(5, "valid")]
+
+
+def test_render_extras_shows_query_head_and_rounds() -> None:
+    from experiments.replay.report import render_extras
+
+    res = bench.ModelResult("onefeed", [0], [{}], [{}], [None])
+    res.seed_time_s = [12.0]
+    metrics = {"R@5": 0.01, "N@5": 0.01, "R@10": 0.02, "N@10": 0.015}
+    res.extras["per_seed"] = [
+        {
+            "seed": 0,
+            "query_head": {
+                "query_hit@10": 0.1,
+                "sid_recall@50": 0.2,
+                "merged_recall@50": 0.25,
+                "expansion_gain": 0.05,
+                "examples": [{"last_item": "a", "query": "red rose", "target": "b", "hit": True}],
+            },
+            "self_enhancement": [
+                {"round": 0, "feedback": metrics, "control": metrics, "clicks": 0, "time_s": 1},
+                {"round": 1, "feedback": metrics, "control": metrics, "clicks": 9, "time_s": 2},
+            ],
+            "timing": {"test_fit_eval_s": 10.0},
+        }
+    ]
+    for md in (False, True):
+        text = render_extras([res], markdown=md, self_enhance_note="NOTE")
+        assert "Query-Hit@10" in text and "0.0500" in text and "red rose" in text
+        assert "control N@10" in text and "NOTE" in text and "12.0" in text

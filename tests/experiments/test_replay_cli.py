@@ -117,3 +117,13 @@ def test_end_to_end_writes_replay_json(tmp_path: Path) -> None:
     md = (out / "replay.md").read_text()
     assert "| transition | this bench |" in md
     assert not list(out.glob("*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_bad_self_enhance_seeds(tmp_path: Path) -> None:
+    data = synthetic_ml100k(tmp_path / "data")
+    common = ["--dataset", "ml-100k", "--data-dir", str(data), "--models", "popularity"]
+    result = run([*common, "--seeds", "0,1", "--self-enhance-seeds", "2"])
+    assert_one_line_error(result, "--self-enhance-seeds", "not among")
+    result = run([*common, "--self-enhance-seeds", "x"])
+    assert_one_line_error(result, "--self-enhance-seeds")
+    assert run([*common, "--self-enhance-seeds", "none", "--no-progress"]).exit_code == 0

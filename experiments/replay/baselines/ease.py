@@ -88,8 +88,10 @@ class EASE:
     def fit(self, data: TrainData, seed: int) -> None:
         """Closed-form fit (``seed`` unused: deterministic)."""
         n = data.dataset.n_items
-        X = interaction_matrix(data.sequences, n)
-        gram = np.asarray((X.T @ X).toarray(), dtype=self.dtype, order="F")
+        # counts are small integers: exact in float32, so the Gram is built directly in
+        # the factorisation dtype (no float64 n × n intermediate, no conversion copy)
+        X = interaction_matrix(data.sequences, n).astype(self.dtype)
+        gram = (X.T @ X).toarray(order="F")
         self._B = ease_weights(gram, self.lam).astype(np.float32, copy=False)
         self._pop = popularity_prior(data.sequences, n).astype(np.float32)
 
