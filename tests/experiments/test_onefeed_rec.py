@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from experiments.errors import DataError
 from experiments.replay.onefeed_rec import (
     OneFeedRecommender,
     evaluate,
@@ -147,7 +148,7 @@ def _data_dir() -> Path:
 def test_beauty_onefeed_beats_tiger() -> None:
     try:
         ds = load_beauty(_data_dir())
-    except FileNotFoundError as exc:
+    except DataError as exc:
         pytest.skip(f"Beauty data not available ({exc}); set ONEFEED_DATA")
     train = [s[:-1] for s in ds.sequences]
     test = np.array([s[-1] for s in ds.sequences])
