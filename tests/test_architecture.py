@@ -35,7 +35,9 @@ def test_package_imports_only_downstream(package):
 
 
 def test_no_global_rng_calls():
-    pattern_calls = ("np.random.seed(", "random.seed(", "np.random.rand(", "np.random.randint(")
+    # Built from parts so that this file does not itself contain the calls it looks for.
+    pattern_calls = [f"np.random.{name}(" for name in ("seed", "rand", "randint")]
+    pattern_calls.append("random" + ".seed(")
     hits = []
     for package in ("sim", "policies", "onefeed", "experiments"):
         for path in (ROOT / package).rglob("*.py"):

@@ -19,23 +19,9 @@ from experiments.replay.onefeed_rec import (
 )
 from experiments.replay.protocol import Recommender, ReplayDataset, TrainData
 from onefeed import OneFeedConfig
+from tests.onefeed.conftest import tiny_config
 
-TINY = OneFeedConfig(
-    levels=2,
-    codebook_size=6,
-    kmeans_iters=5,
-    text_dim=8,
-    collab_dim=4,
-    dim=16,
-    hidden=16,
-    max_len=6,
-    epochs=8,
-    batch_size=64,
-    lr=1e-2,
-    beam=15,
-    align_batch=16,
-    query_rows=0,
-)
+TINY = tiny_config(epochs=8, beam=15, query_rows=0)
 WORDS = ["red rose lipstick", "blue ocean shampoo", "green tea cream", "gold musk perfume"]
 
 

@@ -57,3 +57,14 @@ def catalogue() -> tuple[list[str], np.ndarray]:
 @pytest.fixture
 def sequences() -> list[np.ndarray]:
     return make_sequences(60, 40)
+
+
+def tiny_config(**overrides):
+    """A OneFeed config small enough for unit tests (override any field)."""
+    from onefeed import OneFeedConfig
+
+    base = dict(
+        levels=2, codebook_size=6, kmeans_iters=5, text_dim=8, collab_dim=4, dim=16,
+        hidden=16, max_len=6, batch_size=64, lr=1e-2, align_batch=16,
+    )  # fmt: skip
+    return OneFeedConfig(**{**base, **overrides})

@@ -4,25 +4,9 @@ import numpy as np
 
 from onefeed import BehaviourSequence, EventType, OneFeedConfig, OneFeedModel
 
-from .conftest import make_catalogue, make_sequences
+from .conftest import make_catalogue, make_sequences, tiny_config
 
-CFG = OneFeedConfig(
-    levels=2,
-    codebook_size=6,
-    kmeans_iters=5,
-    text_dim=8,
-    collab_dim=4,
-    dim=16,
-    hidden=16,
-    max_len=6,
-    epochs=25,
-    batch_size=64,
-    lr=1e-2,
-    beam=20,
-    dropout=0.0,
-    align_batch=16,
-    query_rows=0,
-)
+CFG = tiny_config(epochs=25, beam=20, dropout=0.0, query_rows=0)
 
 
 def _data():

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from onefeed import FeedbackLog, OneFeedConfig, OneFeedModel, UserFeedback
+from onefeed import FeedbackLog, OneFeedModel, UserFeedback
 from onefeed.self_enhance import FeedbackWeights, feedback_examples
 
-from .conftest import make_catalogue, make_sequences
+from .conftest import make_catalogue, make_sequences, tiny_config
 
 
 def _log() -> FeedbackLog:
@@ -49,22 +49,7 @@ def test_feedback_weighting() -> None:
 def test_self_enhancement_round_warm_starts_and_moves_towards_clicks() -> None:
     texts, _ = make_catalogue(40)
     train = make_sequences(60, 40, seed=1)
-    cfg = OneFeedConfig(
-        levels=2,
-        codebook_size=6,
-        kmeans_iters=5,
-        text_dim=8,
-        collab_dim=4,
-        dim=16,
-        hidden=16,
-        max_len=6,
-        epochs=3,
-        batch_size=64,
-        lr=1e-2,
-        beam=40,
-        align_batch=16,
-        blend_trans=0.0,
-    )
+    cfg = tiny_config(epochs=3, beam=40, blend_trans=0.0)
     m = OneFeedModel(cfg).fit(train, texts, seed=0)
     hist = np.array([0, 4])
     before = m.score_all([hist])[0]
