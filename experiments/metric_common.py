@@ -39,6 +39,16 @@ def is_event(events: pd.DataFrame, name: str) -> np.ndarray:
     return (events["event"] == name).to_numpy(dtype=bool, na_value=False)
 
 
+def share_of_queries_with(events: pd.DataFrame, base: str, then: str) -> float:
+    """Share of the ``query_id``s of ``base`` rows that also have a ``then`` row.
+
+    E.g. ``("query", "search_click")`` is the query success rate.
+    """
+    queries = events.loc[is_event(events, base), "query_id"].unique()
+    followed = events.loc[is_event(events, then), "query_id"].unique()
+    return ratio(np.isin(queries, followed).sum(), len(queries))
+
+
 def clicked_mask(events: pd.DataFrame) -> np.ndarray:
     """Rows that consume an item: feed clicks and search clicks."""
     return is_event(events, FEED_CLICK) | is_event(events, SEARCH_CLICK)

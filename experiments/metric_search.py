@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from experiments.metric_common import is_event, ratio
+from experiments.metric_common import is_event, ratio, share_of_queries_with
 from experiments.metrics import MetricContext, metric
 
 __all__ = [
@@ -56,9 +56,7 @@ def reformulation_rate(events: pd.DataFrame, context: MetricContext) -> float:
 @metric("abandonment_rate")
 def abandonment_rate(events: pd.DataFrame, context: MetricContext) -> float:
     """Queries with a QUERY_ABANDON row / queries."""
-    queries = events.loc[is_event(events, "query"), "query_id"].unique()
-    abandoned = events.loc[is_event(events, "query_abandon"), "query_id"].unique()
-    return ratio(np.isin(queries, abandoned).sum(), len(queries))
+    return share_of_queries_with(events, "query", "query_abandon")
 
 
 @metric("suggestion_ctr")
@@ -72,9 +70,7 @@ def suggestion_ctr(events: pd.DataFrame, context: MetricContext) -> float:
 @metric("query_hit_rate")
 def query_hit_rate(events: pd.DataFrame, context: MetricContext) -> float:
     """Query-Hit: clicked suggestions whose query got a search click (same query_id) / clicked."""
-    clicked = events.loc[is_event(events, "suggestion_click"), "query_id"].unique()
-    hits = events.loc[is_event(events, "search_click"), "query_id"].unique()
-    return ratio(np.isin(clicked, hits).sum(), len(clicked))
+    return share_of_queries_with(events, "suggestion_click", "search_click")
 
 
 @metric("search_expansion_click_share")

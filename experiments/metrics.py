@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from experiments.metric_common import share_of_queries_with
 from experiments.metric_history import MetricHistory
 
 __all__ = [
@@ -139,9 +140,7 @@ def search_share(events: pd.DataFrame, context: MetricContext) -> float:
 @metric("query_success_rate")
 def query_success_rate(events: pd.DataFrame, context: MetricContext) -> float:
     """Queries followed by a search click with the same query_id / queries."""
-    queries = events.loc[_is(events, "query"), "query_id"].unique()
-    clicked = events.loc[_is(events, "search_click"), "query_id"].unique()
-    return _ratio(np.isin(queries, clicked).sum(), len(queries))
+    return share_of_queries_with(events, "query", "search_click")
 
 
 @metric("catalog_coverage")
