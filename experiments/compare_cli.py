@@ -2,15 +2,24 @@
 
 Output directory layout::
 
-    compare.json        the plan (policies, seeds, reference, upper bounds, warm-up) and
-                        each pair's status; ``status`` incomplete → complete
+    compare.json        the plan (policies, seeds, reference, upper bounds, warm-up,
+                        overview metrics) and each pair's status; ``status``
+                        incomplete → complete
     runs/<policy>-seed<N>/   one ordinary run directory per pair
     per_run.parquet     policy, seed, episode, metric, value (every run, every episode)
     summary.parquet     policy, metric, mean, ci_low, ci_high, diff, diff_ci_low, diff_ci_high
-    summary.md          the summary as Markdown
-    plots/compare_<metric>.png, plots/compare_overview.png
+    summary.md          the summary as Markdown, by metric family
+    report.md           the one-page report: comparison table by metric family, plots
+    report.html         the same, self-contained (plots embedded)
+    plots/compare_<metric>.png     per metric: mean over seeds per policy, 95% band
+    plots/compare_overview.png     the main metrics (``--metrics``) in one figure
+    plots/compare_family_<family>.png   every metric of one family in one figure
+    plots/lorenz.png, interest_trajectories.png, topic_exposure.png,
+        feed_search_share.png      the feedback-loop plots of :mod:`experiments.drift_plots`
 
-Every file is written atomically.
+The plots and the report are those of ``onefeed plot OUT``
+(:func:`experiments.report.plot_directory`), which redraws them from the files. Every
+file is written atomically.
 """
 
 from __future__ import annotations
@@ -69,7 +78,12 @@ class CompareResult:
     outcomes: list[PairOutcome]
 
 
-def _write_plan(plan: ComparePlan, outcomes: dict[str, PairOutcome], status: str) -> None:
+def _write_plan(
+    plan: ComparePlan,
+    outcomes: dict[str, PairOutcome],
+    status: str,
+    overview_metrics: list[str] | None = None,
+) -> None:
     data: dict[str, Any] = {
         "status": status,
         "scenario_id": plan.scenario.id,
@@ -79,6 +93,7 @@ def _write_plan(plan: ComparePlan, outcomes: dict[str, PairOutcome], status: str
         "reference": plan.reference,
         "upper_bounds": sorted(plan.upper_bounds),
         "warmup_episodes": plan.warmup_episodes,
+        "overview_metrics": overview_metrics or list(MAIN_METRICS),
         "per_run_value": PER_RUN_VALUE,
         "confidence": 0.95,
         "pairs": {
@@ -91,11 +106,13 @@ def _write_plan(plan: ComparePlan, outcomes: dict[str, PairOutcome], status: str
 
 
 def write_outputs(plan: ComparePlan, overview_metrics: list[str] | None = None) -> CompareResult:
-    """Assemble ``per_run``, ``summary`` (parquet and Markdown) and the plots.
+    """Assemble ``per_run``, ``summary`` (parquet and Markdown), the plots and the report.
 
-    Every pair's run directory must hold a complete run.
+    Every pair's run directory must hold a complete run. The plots and the report are
+    those of ``onefeed plot`` (:func:`experiments.report.plot_directory`), drawn from
+    the files just written.
     """
-    from experiments.compare_plots import plot_compare
+    from experiments.report import plot_directory
 
     runs = [(t.policy, t.seed, Path(t.run_dir)) for t in plan.tasks]
     per_run = collect_per_run(runs, plan.policies)
@@ -107,14 +124,7 @@ def write_outputs(plan: ComparePlan, overview_metrics: list[str] | None = None) 
         summary, title, plan.reference, len(plan.seeds), plan.warmup_episodes, plan.label
     )
     write_markdown(markdown, plan.out_dir / "summary.md")
-    plot_compare(
-        per_run,
-        plan.out_dir / "plots",
-        label=plan.label,
-        upper_bounds=plan.upper_bounds,
-        warmup_episodes=plan.warmup_episodes,
-        overview_metrics=overview_metrics or list(MAIN_METRICS),
-    )
+    plot_directory(plan.out_dir, overview_metrics=overview_metrics or list(MAIN_METRICS))
     return CompareResult(plan.out_dir, per_run, summary, [])
 
 
@@ -130,7 +140,8 @@ def execute_compare(
         plan: The validated plan.
         jobs: Worker processes (default ``min(#pairs, cpu count)``; 1 runs in-process).
         show_progress: Progress bar over pairs (``None``: only on a terminal).
-        overview_metrics: Panels of the overview plot.
+        overview_metrics: Panels of the overview plot (recorded in ``compare.json``, so
+            ``onefeed plot`` redraws the same).
 
     Returns:
         The outputs.
@@ -141,7 +152,7 @@ def execute_compare(
     """
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     outcomes: dict[str, PairOutcome] = {}
-    _write_plan(plan, outcomes, "incomplete")
+    _write_plan(plan, outcomes, "incomplete", overview_metrics)
     bar = tqdm(
         total=len(plan.tasks),
         desc=f"compare {plan.scenario.id}",
@@ -153,7 +164,7 @@ def execute_compare(
     def on_done(outcome: PairOutcome) -> None:
         name = f"{outcome.policy}-seed{outcome.seed}"
         outcomes[name] = outcome
-        _write_plan(plan, outcomes, "incomplete")
+        _write_plan(plan, outcomes, "incomplete", overview_metrics)
         bar.set_postfix_str(f"{name}: {outcome.status}", refresh=False)
         bar.update(1)
 
@@ -164,7 +175,7 @@ def execute_compare(
         bar.close()
     failed = [o for o in results if o.status == "failed"]
     if failed:
-        _write_plan(plan, outcomes, "incomplete")
+        _write_plan(plan, outcomes, "incomplete", overview_metrics)
         first = failed[0]
         raise CompareFailed(
             f"{len(failed)} of {len(results)} runs failed (first: "
@@ -172,7 +183,7 @@ def execute_compare(
             f"{plan.out_dir / 'runs'}; re-run the same command to retry the failed ones"
         )
     result = write_outputs(plan, overview_metrics)
-    _write_plan(plan, outcomes, "complete")
+    _write_plan(plan, outcomes, "complete", overview_metrics)
     return CompareResult(result.out_dir, result.per_run, result.summary, results)
 
 
@@ -245,6 +256,8 @@ def compare_command(
     needs `allow_ground_truth: true` in the scenario and is labelled "(upper bound)".
     If the scenario has `warmup`, its episodes are left out of the summary. Re-running
     with the same --out reuses the complete runs. Ctrl-C keeps finished runs (exit 130).
+    OUT gets per_run.parquet, summary.parquet, summary.md and the one-page report
+    (report.md, self-contained report.html) with every plot of `onefeed plot OUT`.
     """
     from experiments.config import load_scenario, resolve_scenario_path
     from experiments.metrics import available_metrics

@@ -2,13 +2,16 @@
 
 Per metric, one line per policy: the mean over seeds of the per-episode value, with a
 band of its 95% t-interval across seeds (no band with one seed). Warm-up episodes are
-shaded and labelled. Upper-bound policies are drawn dashed and labelled as such.
+shaded and labelled; interventions are marked (:func:`experiments.plots.draw_markers`).
+Upper-bound policies are drawn dashed and labelled as such. Besides one PNG per metric,
+``compare_overview.png`` holds the main metrics' panels and ``compare_family_<key>.png``
+every metric of one family (:data:`experiments.compare_report.FAMILIES`).
 Matplotlib's object-oriented API on the Agg canvas (no pyplot, no global state).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,9 +23,15 @@ from matplotlib.ticker import MaxNLocator
 
 from experiments.atomic import atomic_path
 from experiments.metrics import available_metrics, metric_doc
+from experiments.plots import Marker, draw_markers, fixed_margins
 from experiments.stats import group_intervals
 
-__all__ = ["episode_bands", "plot_compare"]
+__all__ = ["episode_bands", "family_plot_name", "plot_compare"]
+
+
+def family_plot_name(family: str) -> str:
+    """File name of a family's figure: ``compare_family_<family>.png``."""
+    return f"compare_family_{family}.png"
 
 
 def episode_bands(per_run: pd.DataFrame) -> pd.DataFrame:
@@ -43,6 +52,7 @@ def _draw(
     upper_bounds: frozenset[str],
     warmup_episodes: int,
     small: bool,
+    markers: Sequence[Marker] = (),
 ) -> None:
     rows = bands[bands["metric"] == metric]
     if warmup_episodes:
@@ -78,13 +88,39 @@ def _draw(
             ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.grid(True, alpha=0.3)
+    if len(rows):
+        draw_markers(ax, markers, last_episode=int(rows["episode"].max()), small=small)
 
 
 def _save(fig: Figure, target: Path) -> Path:
-    fig.tight_layout()
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png")
     return target
+
+
+def _panels(
+    bands: pd.DataFrame,
+    panels: Sequence[str],
+    policies: Sequence[str],
+    target: Path,
+    draw_args: tuple[Callable[[str], str], frozenset[str], int, Sequence[Marker]],
+) -> Path:
+    """A grid of small panels, one per metric, with one legend below."""
+    label, upper_bounds, warmup_episodes, markers = draw_args
+    n_cols = min(3, len(panels))
+    n_rows = -(-len(panels) // n_cols)
+    height = 2.6 * n_rows + 0.6
+    fig = Figure(figsize=(3.6 * n_cols, height), dpi=100)
+    FigureCanvasAgg(fig)
+    for i, metric in enumerate(panels):
+        ax = fig.add_subplot(n_rows, n_cols, i + 1)
+        _draw(ax, bands, metric, policies, label, upper_bounds, warmup_episodes, True, markers)
+        ax.set_title(metric, fontsize=9)
+        ax.tick_params(labelsize=7)
+    handles, labels = fig.axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5) or 1, fontsize=8)
+    fixed_margins(fig, left=0.55, right=0.15, bottom=0.6 + 0.35, top=0.3)
+    return _save(fig, target)
 
 
 def plot_compare(
@@ -95,8 +131,10 @@ def plot_compare(
     upper_bounds: frozenset[str] = frozenset(),
     warmup_episodes: int = 0,
     overview_metrics: Sequence[str] | None = None,
+    markers: Sequence[Marker] = (),
+    families: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Path]:
-    """Draw ``out_dir/compare_<metric>.png`` per metric and ``compare_overview.png``.
+    """Draw ``compare_<metric>.png`` per metric, ``compare_overview.png`` and family figures.
 
     Args:
         per_run: Columns ``policy, seed, episode, metric, value``.
@@ -105,40 +143,37 @@ def plot_compare(
         upper_bounds: Policies drawn dashed (upper bounds).
         warmup_episodes: Leading episodes shaded as warm-up.
         overview_metrics: Panels of the overview (default: every metric).
+        markers: Intervention markers (dotted vertical lines with a label).
+        families: ``{family key: metrics}``; one ``compare_family_<key>.png`` per family
+            with metrics in ``per_run`` (none by default).
 
     Returns:
-        The files written.
+        The files written: per-metric plots, the overview, then the family figures.
     """
     bands = episode_bands(per_run)
     policies = list(pd.unique(per_run["policy"]))
     metrics = sorted(per_run["metric"].unique())
     n_seeds = per_run["seed"].nunique()
+    draw_args = (label, upper_bounds, warmup_episodes, markers)
     paths = []
     for metric in metrics:
         fig = Figure(figsize=(6.4, 3.8), dpi=100)
         FigureCanvasAgg(fig)
         ax = fig.add_subplot(1, 1, 1)
-        _draw(ax, bands, metric, policies, label, upper_bounds, warmup_episodes, small=False)
+        _draw(ax, bands, metric, policies, label, upper_bounds, warmup_episodes, False, markers)
         doc = metric_doc(metric) if metric in available_metrics() else ""
         band = "95% t-interval across seeds" if n_seeds > 1 else "one seed: no interval"
         ax.set_title(f"{metric}\n{doc}\nmean over {n_seeds} seeds, band: {band}", fontsize=8)
         ax.set_xlabel("episode")
         ax.set_ylabel(metric)
         ax.legend(fontsize=7)
+        fixed_margins(fig, left=0.8, right=0.15, bottom=0.5, top=0.6)
         paths.append(_save(fig, out_dir / f"compare_{metric}.png"))
     panels = [m for m in (overview_metrics or metrics) if m in metrics] or metrics
-    n_cols = min(3, len(panels))
-    n_rows = -(-len(panels) // n_cols)
-    fig = Figure(figsize=(3.6 * n_cols, 2.6 * n_rows + 0.6), dpi=100)
-    FigureCanvasAgg(fig)
-    for i, metric in enumerate(panels):
-        ax = fig.add_subplot(n_rows, n_cols, i + 1)
-        _draw(ax, bands, metric, policies, label, upper_bounds, warmup_episodes, small=True)
-        ax.set_title(metric, fontsize=9)
-        ax.tick_params(labelsize=7)
-    handles, labels = fig.axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8)
-    fig.tight_layout(rect=(0, 0.6 / (2.6 * n_rows + 0.6), 1, 1))
-    with atomic_path(out_dir / "compare_overview.png") as tmp:
-        fig.savefig(tmp, format="png")
-    return [*paths, out_dir / "compare_overview.png"]
+    paths.append(_panels(bands, panels, policies, out_dir / "compare_overview.png", draw_args))
+    for family, names in (families or {}).items():
+        present = [m for m in names if m in metrics]
+        if present:
+            target = out_dir / family_plot_name(family)
+            paths.append(_panels(bands, present, policies, target, draw_args))
+    return paths

@@ -10,29 +10,43 @@
   against the reference policy: the mean over seeds of ``value[policy, s] −
   value[reference, s]`` with its 95% t-interval (``diff, diff_ci_low, diff_ci_high``;
   ``NaN`` for the reference itself). With one seed every interval is ``NaN``.
+* Metrics are grouped by **family** (:data:`FAMILIES`, as in ``docs/metrics.md``):
+  engagement, search, feedback loop, generative-model health (``health_*`` rows), and
+  "other" for anything unclassified (:func:`metric_family`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from experiments.atomic import atomic_path, atomic_write_text
+from experiments.metric_health import HEALTH_PREFIX
+from experiments.metrics import available_metrics
 from experiments.stats import group_intervals
 
 __all__ = [
+    "FAMILIES",
     "MAIN_METRICS",
+    "OTHER_FAMILY",
     "PER_RUN_COLUMNS",
     "SUMMARY_COLUMNS",
     "collect_per_run",
+    "empty_family_note",
+    "family_heading",
+    "family_table",
     "format_table",
+    "group_by_family",
+    "metric_family",
     "run_values",
     "summarize",
     "summary_markdown",
+    "summary_notes",
     "write_markdown",
     "write_parquet",
 ]
@@ -58,6 +72,85 @@ MAIN_METRICS = (
 )
 
 Label = Callable[[str], str]
+
+#: Metric families in report order: key → heading (as in ``docs/metrics.md``).
+FAMILIES: dict[str, str] = {
+    "engagement": "Engagement",
+    "search": "Search",
+    "feedback_loop": "Feedback loop",
+    "health": "Generative-model health",
+}
+#: Family of a metric no rule classifies (shown last, only when present).
+OTHER_FAMILY = "other"
+_OTHER_HEADING = "Other metrics"
+#: The metrics registered in ``experiments/metrics.py`` itself, which mixes families.
+_CORE_FAMILIES = {
+    "ctr": "engagement",
+    "dwell_per_session_s": "engagement",
+    "sessions_per_user": "engagement",
+    "search_share": "search",
+    "query_success_rate": "search",
+    "catalog_coverage": "feedback_loop",
+    "impression_gini": "feedback_loop",
+    "interest_drift": "feedback_loop",
+    "interest_entropy_nats": "feedback_loop",
+}
+#: The modules that register the other metrics, and their family.
+_MODULE_FAMILIES = {
+    "experiments.metric_engagement": "engagement",
+    "experiments.metric_search": "search",
+    "experiments.metric_feedback": "feedback_loop",
+    "experiments.metric_popularity": "feedback_loop",
+}
+_EMPTY_NOTES = {
+    "health": "No values: no policy here reports generative-model health (a policy's "
+    "`health_metrics()`, recorded as `health_<name>` rows; e.g. `onefeed`).",
+}
+_EMPTY_NOTE = "No values: no metric of this family was recorded (see `output.metrics`)."
+
+
+def metric_family(name: str) -> str:
+    """The family of metric ``name`` (a key of :data:`FAMILIES`, or :data:`OTHER_FAMILY`).
+
+    ``health_*`` rows are model health; ``<metric>_rel_<policy>`` rows (relative to a
+    reference run) belong to ``<metric>``'s family; the metrics of
+    ``experiments/metrics.py`` are classified by name, the others by the family module
+    that registers them.
+    """
+    if name.startswith(HEALTH_PREFIX):
+        return "health"
+    base = name.split("_rel_")[0]
+    if base in _CORE_FAMILIES:
+        return _CORE_FAMILIES[base]
+    if base in available_metrics():
+        for module_name, family in _MODULE_FAMILIES.items():
+            module = sys.modules.get(module_name)  # imported iff its metrics are registered
+            fn = getattr(module, base, None)
+            if callable(fn) and getattr(fn, "__module__", None) == module_name:
+                return family
+    return OTHER_FAMILY
+
+
+def family_heading(family: str) -> str:
+    """Heading of a family key."""
+    return FAMILIES.get(family, _OTHER_HEADING)
+
+
+def empty_family_note(family: str) -> str:
+    """What a report says under a family without values."""
+    return _EMPTY_NOTES.get(family, _EMPTY_NOTE)
+
+
+def group_by_family(metrics: Iterable[str]) -> list[tuple[str, list[str]]]:
+    """Metrics grouped by family, metrics sorted within each.
+
+    Every family of :data:`FAMILIES` is listed (possibly empty), in order, then
+    :data:`OTHER_FAMILY` if some metric is unclassified.
+    """
+    groups: dict[str, list[str]] = {family: [] for family in FAMILIES}
+    for name in sorted(set(metrics)):
+        groups.setdefault(metric_family(name), []).append(name)
+    return [(f, names) for f, names in groups.items() if f in FAMILIES or names]
 
 
 def collect_per_run(
@@ -169,7 +262,10 @@ def _diff_cell(row: pd.Series) -> str:
     return text + (" *" if _excludes_zero(row["diff_ci_low"], row["diff_ci_high"]) else "")
 
 
-def _notes(reference: str, n_seeds: int, warmup_episodes: int, label: Label) -> list[str]:
+def summary_notes(
+    reference: str, n_seeds: int, warmup_episodes: int, label: Label = str
+) -> list[str]:
+    """The notes under a comparison table: per-run value, intervals, Δ, one-seed caveat."""
     notes = [
         "per-run value: mean over the measured episodes"
         + (f" (the {warmup_episodes} warm-up episodes are left out)" if warmup_episodes else "")
@@ -227,7 +323,49 @@ def format_table(
         for row in rows
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join([*lines, "", *_notes(reference, n_seeds, warmup_episodes, label)])
+    return "\n".join([*lines, "", *summary_notes(reference, n_seeds, warmup_episodes, label)])
+
+
+def _cells(row: pd.Series, reference: str) -> tuple[str, str, str, str]:
+    """``(mean, CI, Δ, CI of Δ)`` of one summary row, as text."""
+    ci = (
+        f"[{_num(row['ci_low'])}, {_num(row['ci_high'])}]"
+        if math.isfinite(row["ci_low"])
+        else "n/a"
+    )
+    if row["policy"] == reference:
+        return _num(row["mean"]), ci, "(reference)", ""
+    diff_ci = (
+        f"[{_num(row['diff_ci_low'], True)}, {_num(row['diff_ci_high'], True)}]"
+        if math.isfinite(row["diff_ci_low"])
+        else "n/a"
+    )
+    if _excludes_zero(row["diff_ci_low"], row["diff_ci_high"]):
+        diff_ci += " *"
+    return _num(row["mean"]), ci, _num(row["diff"], signed=True), diff_ci
+
+
+def family_table(
+    summary: pd.DataFrame, metrics: Sequence[str], reference: str, label: Label = str
+) -> pd.DataFrame:
+    """The comparison table of some metrics (e.g. one family's), cells as text.
+
+    Args:
+        summary: Columns :data:`SUMMARY_COLUMNS`.
+        metrics: Metrics to show, in order.
+        reference: The reference policy.
+        label: Display name of a policy (e.g. appends `` (upper bound)``).
+
+    Returns:
+        Columns ``metric, policy, mean, 95% CI, Δ vs <reference>, 95% CI of Δ``, one
+        row per (metric, policy), policies in the summary's order.
+    """
+    columns = ["metric", "policy", "mean", "95% CI", f"Δ vs {label(reference)}", "95% CI of Δ"]
+    rows = []
+    for metric in metrics:
+        for _, row in summary[summary["metric"] == metric].iterrows():
+            rows.append([metric, label(row["policy"]), *_cells(row, reference)])
+    return pd.DataFrame(rows, columns=columns)
 
 
 def summary_markdown(
@@ -238,35 +376,25 @@ def summary_markdown(
     warmup_episodes: int = 0,
     label: Label = str,
 ) -> str:
-    """The whole summary as Markdown: one table per metric (policy, mean, CI, Δ, CI)."""
+    """The whole summary as Markdown, a section per metric family (:data:`FAMILIES`).
+
+    In each family, one table per metric: policy, mean, CI, Δ, CI of Δ.
+    """
     lines = [f"# {title}", ""]
-    lines += [f"* {note}" for note in _notes(reference, n_seeds, warmup_episodes, label)]
-    for metric in sorted(summary["metric"].unique()):
-        lines += ["", f"## `{metric}`", ""]
-        lines += [
-            "| policy | mean | 95% CI | Δ vs reference | 95% CI of Δ |",
-            "|---|---:|---:|---:|---:|",
-        ]
-        for _, row in summary[summary["metric"] == metric].iterrows():
-            ci = (
-                f"[{_num(row['ci_low'])}, {_num(row['ci_high'])}]"
-                if math.isfinite(row["ci_low"])
-                else "n/a"
-            )
-            if row["policy"] == reference:
-                diff, diff_ci = "(reference)", ""
-            else:
-                diff = _num(row["diff"], signed=True)
-                diff_ci = (
-                    f"[{_num(row['diff_ci_low'], True)}, {_num(row['diff_ci_high'], True)}]"
-                    if math.isfinite(row["diff_ci_low"])
-                    else "n/a"
-                )
-                if _excludes_zero(row["diff_ci_low"], row["diff_ci_high"]):
-                    diff_ci += " *"
-            lines.append(
-                f"| {label(row['policy'])} | {_num(row['mean'])} | {ci} | {diff} | {diff_ci} |"
-            )
+    lines += [f"* {note}" for note in summary_notes(reference, n_seeds, warmup_episodes, label)]
+    for family, metrics in group_by_family(summary["metric"].unique()):
+        lines += ["", f"## {family_heading(family)}"]
+        if not metrics:
+            lines += ["", empty_family_note(family)]
+        for metric in metrics:
+            lines += ["", f"### `{metric}`", ""]
+            lines += [
+                "| policy | mean | 95% CI | Δ vs reference | 95% CI of Δ |",
+                "|---|---:|---:|---:|---:|",
+            ]
+            for _, row in summary[summary["metric"] == metric].iterrows():
+                cells = " | ".join(_cells(row, reference))
+                lines.append(f"| {label(row['policy'])} | {cells} |")
     return "\n".join(lines) + "\n"
 
 

@@ -10,7 +10,10 @@
   share of sessions with a search, one line per policy (mean over seeds).
 
 A *source* is ``(label, [run directories])``: one run, or the runs of one policy in a
-comparison (seeds). Single-run panels use the first run of a source. Matplotlib's
+comparison (seeds). Single-run panels use the first run of a source. The scenario's
+interventions (read from the runs' manifests) are marked on every per-episode plot: a
+dotted line before the episode in the heatmap and the share plot, a cross on each
+trajectory at the snapshot taken just before the intervention. Matplotlib's
 object-oriented API on the Agg canvas (no pyplot, no global state).
 """
 
@@ -23,10 +26,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from experiments.atomic import atomic_path
 from experiments.metric_common import clicked_mask, gini, is_event
 from experiments.metric_run import read_catalog_truth
+from experiments.plots import Marker, draw_markers, fixed_margins, intervention_markers
 from sim.rng import stable_key
 
 __all__ = [
@@ -191,8 +196,12 @@ def _figure(width: float, height: float) -> Figure:
     return fig
 
 
+def _style(label: str) -> str:
+    """Line style of a source: dashed for an upper bound (as in the metric plots)."""
+    return "--" if label.endswith("(upper bound)") else "-"
+
+
 def _save(fig: Figure, target: Path) -> Path:
-    fig.tight_layout()
     with atomic_path(target) as tmp:
         fig.savefig(tmp, format="png")
     return target
@@ -209,7 +218,9 @@ def _draw_lorenz(sources: Sequence[Source], target: Path) -> Path:
             if catalog is not None and catalog.n_items > counts.shape[0]:
                 counts = np.pad(counts, (0, catalog.n_items - counts.shape[0]))
             x, y = lorenz_curve(counts)
-            ax.plot(x, y, color=f"C{i % 10}", label=f"{label} (Gini {gini(counts):.2f})")
+            ax.plot(
+                x, y, _style(label), color=f"C{i % 10}", label=f"{label} (Gini {gini(counts):.2f})"
+            )
     for ax, title in zip(
         axes, ("exposure (feed impressions)", "consumption (clicks)"), strict=True
     ):
@@ -219,10 +230,13 @@ def _draw_lorenz(sources: Sequence[Source], target: Path) -> Path:
         ax.set_ylabel("cumulative share")
         ax.legend(fontsize=7)
         ax.grid(True, alpha=0.3)
+    fixed_margins(fig, left=0.7, right=0.2, bottom=0.55, top=0.35, wspace=0.25)
     return _save(fig, target)
 
 
-def _draw_trajectories(sources: Sequence[Source], target: Path) -> Path | None:
+def _draw_trajectories(
+    sources: Sequence[Source], target: Path, markers: Sequence[Marker] = ()
+) -> Path | None:
     paths = [(label, interest_trajectories(runs[0])) for label, runs in sources]
     paths = [(label, t) for label, t in paths if t is not None]
     if not paths:
@@ -236,19 +250,30 @@ def _draw_trajectories(sources: Sequence[Source], target: Path) -> Path | None:
         n_users, n_snap = traj.shape[:2]
         xy = projected[offset : offset + n_users * n_snap].reshape(n_users, n_snap, 2)
         offset += n_users * n_snap
+        # snapshot k is the state after episode k - 1: episode e's intervention follows
+        # snapshot e (the one taken at the end of episode e - 1)
+        marked = [m.episode for m in markers if m.episode < n_snap]
         for u in range(n_users):
             ax.plot(xy[u, :, 0], xy[u, :, 1], "-", color=f"C{u % 10}", lw=1, alpha=0.8)
             ax.plot(xy[u, 0, 0], xy[u, 0, 1], "o", color=f"C{u % 10}", ms=3)
             ax.plot(xy[u, -1, 0], xy[u, -1, 1], "s", color=f"C{u % 10}", ms=3)
+            if marked:
+                ax.plot(xy[u, marked, 0], xy[u, marked, 1], "x", color="0.2", ms=4)
         ax.set_title(f"{label}: {n_users} users, {n_snap} snapshots", fontsize=9)
         ax.set_xlabel(f"PC1 ({ratio[0]:.0%})")
         ax.set_ylabel(f"PC2 ({ratio[1]:.0%})")
         ax.grid(True, alpha=0.3)
-    fig.suptitle("interest trajectories (○ start, □ end; PCA of all plotted points)", fontsize=9)
+    title = "interest trajectories (○ start, □ end; PCA of all plotted points)"
+    if markers:
+        title += "\n× just before " + "; ".join(f"e{m.episode}: {m.label}" for m in markers)
+    fig.suptitle(title, fontsize=9)
+    fixed_margins(fig, left=0.7, right=0.2, bottom=0.55, top=0.85, wspace=0.3)
     return _save(fig, target)
 
 
-def _draw_heatmaps(sources: Sequence[Source], target: Path) -> Path | None:
+def _draw_heatmaps(
+    sources: Sequence[Source], target: Path, markers: Sequence[Marker] = ()
+) -> Path | None:
     maps = [(label, topic_exposure(runs[0])) for label, runs in sources]
     maps = [(label, m) for label, m in maps if m is not None]
     if not maps:
@@ -259,9 +284,10 @@ def _draw_heatmaps(sources: Sequence[Source], target: Path) -> Path | None:
     for k, (label, heat) in enumerate(maps):
         ax = fig.add_subplot(1, len(maps), k + 1)
         image = ax.imshow(heat, aspect="auto", origin="lower", vmin=0.0, vmax=vmax, cmap="viridis")
-        ax.set_title(f"{label}: feed exposure share by topic", fontsize=9)
+        ax.set_title(f"{label}\nfeed exposure share by topic", fontsize=9)
         ax.set_xlabel("episode")
         ax.set_ylabel("latent topic")
+        draw_markers(ax, markers, last_episode=heat.shape[1] - 1, color="white")
     if image is not None:
         fig.colorbar(image, ax=fig.axes, shrink=0.8, label="share of exposure")
     with atomic_path(target) as tmp:
@@ -269,31 +295,45 @@ def _draw_heatmaps(sources: Sequence[Source], target: Path) -> Path | None:
     return target
 
 
-def _draw_feed_search(sources: Sequence[Source], target: Path) -> Path:
+def _draw_feed_search(
+    sources: Sequence[Source], target: Path, markers: Sequence[Marker] = ()
+) -> Path:
     fig = _figure(9.0, 3.6)
     axes = [fig.add_subplot(1, 2, i + 1) for i in range(2)]
+    last = None
     for i, (label, runs) in enumerate(sources):
         table = pd.concat([feed_search_share(r) for r in runs], ignore_index=True)
         if table.empty:
             continue
         mean = table.groupby("episode").mean().reset_index()
+        last = max(last or 0, int(mean["episode"].max()))
         for ax, col in zip(axes, ("search_click_share", "search_session_share"), strict=True):
-            ax.plot(mean["episode"], mean[col], marker="o", ms=3, color=f"C{i % 10}", label=label)
+            ax.plot(
+                mean["episode"], mean[col], _style(label), marker="o", ms=3,
+                color=f"C{i % 10}", label=label,
+            )  # fmt: skip
     titles = ("share of clicks made in search (rest: feed)", "share of sessions with a search")
     for ax, title in zip(axes, titles, strict=True):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("episode")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
+        if last is not None:
+            draw_markers(ax, markers, last_episode=last)
+    fixed_margins(fig, left=0.6, right=0.2, bottom=0.55, top=0.35, wspace=0.2)
     return _save(fig, target)
 
 
-def draw_drift_plots(sources: Sequence[Source], out_dir: Path) -> list[Path]:
+def draw_drift_plots(
+    sources: Sequence[Source], out_dir: Path, markers: Sequence[Marker] | None = None
+) -> list[Path]:
     """Draw the feedback-loop plots of ``sources`` into ``out_dir``.
 
     Args:
         sources: ``(label, run directories)`` per policy.
         out_dir: The plots folder (created if needed).
+        markers: Intervention markers; ``None``: read from the sources' manifests.
 
     Returns:
         The files written (plots whose inputs are missing are skipped).
@@ -303,10 +343,12 @@ def draw_drift_plots(sources: Sequence[Source], out_dir: Path) -> list[Path]:
     sources = [(label, list(runs)) for label, runs in sources if runs]
     if not sources:
         return []
+    if markers is None:
+        markers = intervention_markers(run for _, runs in sources for run in runs)
     drawn = [
         _draw_lorenz(sources, out_dir / "lorenz.png"),
-        _draw_trajectories(sources, out_dir / "interest_trajectories.png"),
-        _draw_heatmaps(sources, out_dir / "topic_exposure.png"),
-        _draw_feed_search(sources, out_dir / "feed_search_share.png"),
+        _draw_trajectories(sources, out_dir / "interest_trajectories.png", markers),
+        _draw_heatmaps(sources, out_dir / "topic_exposure.png", markers),
+        _draw_feed_search(sources, out_dir / "feed_search_share.png", markers),
     ]
     return [p for p in drawn if p is not None]

@@ -56,6 +56,9 @@ from onefeed.text import tokenize
 from policies.base import Policy, PolicyContext
 from policies.onefeed_health import HealthTracker
 from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories, feedback_log
+from policies.onefeed_queries import QueryChooser
+from policies.onefeed_ranker import FEATURES, LearnedRanker, served_feature_rows
+from policies.ranking import standardise_rows
 from policies.registry import register_policy
 from sim.events import Provenance
 from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SuggestBatch
@@ -103,6 +106,10 @@ class OneFeedPolicyConfig:
         search_content_weight: ``rank_search`` weight of the profile cosine.
         search_query_weight: ``rank_search`` weight of the query-item cosine.
         search_pop_weight: ``rank_search`` weight of the item prior.
+        learn_ranker: Refit the ranking weights on click/skip feedback every episode
+            (:class:`~policies.onefeed_ranker.LearnedRanker`); the ``*_weight``
+            ranking options above are then only its starting point.
+        ranker_memory: Episodes of examined impressions the ranker is fitted on.
         model: Overrides of :class:`onefeed.OneFeedConfig` fields.
     """
 
@@ -139,6 +146,8 @@ class OneFeedPolicyConfig:
     search_content_weight: float = 0.5
     search_query_weight: float = 2.0
     search_pop_weight: float = 0.5
+    learn_ranker: bool = True
+    ranker_memory: int = 3
     model: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -160,6 +169,7 @@ class OneFeedPolicyConfig:
             "negatives_per_user": self.negatives_per_user >= 0,
             "replay_users": self.replay_users >= 0,
             "pop_decay": 0.0 <= self.pop_decay <= 1.0,
+            "ranker_memory": self.ranker_memory >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -212,6 +222,19 @@ class OneFeedPolicy(Policy):
         self.health = HealthTracker()
         self._episodes_seen = 0
         self._served: ServedLists | None = None
+        self._served_features: np.ndarray | None = None
+        opts = self.options
+        start = {
+            "profile": opts.content_weight,
+            "popularity": opts.pop_weight,
+            "quality": opts.pop_weight * opts.quality_weight,
+            "model": opts.model_weight,
+            "sid": opts.sid_weight,
+            "expansion": opts.expansion_weight,
+        }
+        self.ranker = LearnedRanker(
+            np.array([start[f] for f in FEATURES]), memory_episodes=opts.ranker_memory
+        )
 
     # ------------------------------------------------------------------ binding
     def bind(self, context: PolicyContext) -> None:  # noqa: D102
@@ -243,6 +266,10 @@ class OneFeedPolicy(Policy):
             self._served = self._finalise(
                 s.items, s.origin, s.query_of_item, s.queries, s.histories
             )
+            if self._served_features is not None:
+                self._served_features = _carry_features(
+                    s.items, self._served_features, self._served.items
+                )
 
     def _popular(self) -> np.ndarray:
         """Available items by logged clicks (ties: a fixed random order)."""
@@ -255,6 +282,7 @@ class OneFeedPolicy(Policy):
         """Before the first fit: everyone gets the popularity list."""
         n = self.context.n_users
         empty = np.zeros((n, 0), dtype=np.int64)
+        self._served_features = None
         self._served = self._finalise(
             empty, empty.astype(np.int8), empty, [[] for _ in range(n)],
             list(self.histories.sequences),
@@ -337,8 +365,8 @@ class OneFeedPolicy(Policy):
         logpop = self._log_popularity()
         pop = np.where(cand >= 0, logpop[np.clip(cand, 0, logpop.shape[0] - 1)], 0.0)
         score = (
-            _standardise(np.where(cand >= 0, batch.scores, np.nan))
-            + opts.search_model_weight * np.nan_to_num(_standardise(model))
+            standardise_rows(np.where(cand >= 0, batch.scores, np.nan))
+            + opts.search_model_weight * np.nan_to_num(standardise_rows(model))
             + opts.search_content_weight * content
             + opts.search_query_weight * relevance
             + opts.search_pop_weight * pop
@@ -351,6 +379,12 @@ class OneFeedPolicy(Policy):
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         opts = self.options
         frozen = self.model is not None and not opts.self_enhance
+        if not frozen and opts.learn_ranker and self._served_features is not None:
+            assert self._served is not None
+            self.ranker.observe(
+                *served_feature_rows(events, self._served.items, self._served_features)
+            )
+            self.ranker.fit()
         if not frozen:  # item statistics are parameters too: a frozen policy keeps them
             kind = events["event"].astype(str)
             clicked = events.loc[kind.isin(["click", "search_click"]), "item_id"].to_numpy()
@@ -474,19 +508,16 @@ class OneFeedPolicy(Policy):
         logits = self._states @ self._item_vecs.T + model.params["rank.bias"]
         lp[:, :m] = log_softmax(logits)[:, :m]
         affinity = self.content.affinity()
-        score = (
-            opts.content_weight * affinity
-            + opts.pop_weight * self._log_popularity()[None, :]
-            + opts.model_weight * np.nan_to_num(_standardise(lp))
-        )
+        popularity, quality = self._item_prior_parts()
+        model_z = np.nan_to_num(standardise_rows(lp))
         candidate = np.zeros((n_users, n_items), dtype=bool)
         rows = np.arange(n_users)[:, None]
         ok = (sid_items >= 0) & (sid_items < n_items)
         sid_rows = np.broadcast_to(rows, sid_items.shape)[ok]
         candidate[sid_rows, sid_items[ok]] = True
-        sid_z = np.nan_to_num(_standardise(np.where(ok, feats["sid"], np.nan)))
-        bonus = np.zeros((n_users, n_items))
-        bonus[sid_rows, sid_items[ok]] = opts.sid_weight * sid_z[ok]
+        sid_z = np.nan_to_num(standardise_rows(np.where(ok, feats["sid"], np.nan)))
+        sid_feature = np.zeros((n_users, n_items))
+        sid_feature[sid_rows, sid_items[ok]] = sid_z[ok]
         k = min(opts.content_candidates, n_items)
         candidate[rows, np.argpartition(-affinity, k - 1, axis=1)[:, :k]] = True
         candidate[:, self._popular()[: opts.popular_candidates]] = True
@@ -494,7 +525,7 @@ class OneFeedPolicy(Policy):
         expansion = np.zeros((n_users, n_items), dtype=bool)
         query_of_item = np.full((n_users, n_items), -1, dtype=np.int64)
         if opts.use_queries:
-            queries = self._choose_queries(histories)
+            queries = self._query_chooser().choose(histories)
             flat = [q for row in queries for q in row]
             owner = np.repeat(np.arange(n_users), [len(row) for row in queries])
             index_in_row = np.concatenate([np.arange(len(r)) for r in queries] or [np.zeros(0)])
@@ -507,10 +538,17 @@ class OneFeedPolicy(Policy):
                 # Assign in reverse so the first query that found an item is credited.
                 query_of_item[who[hit][::-1], found[hit][::-1]] = qi[hit][::-1]
                 expansion[who[hit], found[hit]] = True
-                bonus[expansion] += opts.expansion_weight
                 candidate |= expansion
+        features = [
+            affinity,
+            popularity[None, :],
+            quality[None, :],
+            model_z,
+            sid_feature,
+            expansion,
+        ]
         available = self.context.catalog.available[None, :]
-        score = np.where(candidate & available, score + bonus, -np.inf)
+        score = np.where(candidate & available, self.ranker.score(features), -np.inf)
         width = min(n_items, opts.list_len + opts.history_len)
         top = np.argpartition(-score, width - 1, axis=1)[:, :width]
         top_score = np.take_along_axis(score, top, 1)
@@ -522,109 +560,85 @@ class OneFeedPolicy(Policy):
         origin = np.where(is_exp, int(Provenance.SEARCH_EXPANSION), int(Provenance.RETRIEVAL))
         query_of = np.where(is_exp, np.take_along_axis(query_of_item, ci, 1), -1)
         self._served = self._finalise(top, origin.astype(np.int8), query_of, queries, histories)
+        final = np.clip(self._served.items, 0, n_items - 1)
+        full = [np.broadcast_to(f, (n_users, n_items)) for f in features]
+        self._served_features = np.stack(
+            [np.take_along_axis(f, final, 1) for f in full], axis=2
+        ).astype(np.float32)
         self.health.record_queries(queries)
 
     def _log_popularity(self) -> np.ndarray:
-        """Z-scored item prior (over available items).
+        """Z-scored item prior (over available items) of search re-ranking.
 
         ``log(1 + recent clicks)`` plus ``quality_weight`` times the logit of the smoothed
         click rate among examined (clicked or skipped) feed impressions.
         """
         opts = self.options
+        x = np.log1p(self._clicks) + opts.quality_weight * self._click_rate_logit()
+        return self._zscore_available(x)
+
+    def _item_prior_parts(self) -> tuple[np.ndarray, np.ndarray]:
+        """Z-scored ``log(1 + recent clicks)`` and click-rate logit, shape ``(n_items,)``."""
+        return (
+            self._zscore_available(np.log1p(self._clicks)),
+            self._zscore_available(self._click_rate_logit()),
+        )
+
+    def _click_rate_logit(self) -> np.ndarray:
+        """Logit of each item's smoothed click rate among examined feed impressions."""
+        opts = self.options
         prior = self._feed_clicks.sum() / max(self._examined.sum(), 1.0)
         rate = (self._feed_clicks + opts.rate_prior * prior) / (self._examined + opts.rate_prior)
-        x = np.log1p(self._clicks) + opts.quality_weight * np.log(rate / (1 - rate + 1e-9))
+        return np.log(rate / (1 - rate + 1e-9))
+
+    def _zscore_available(self, x: np.ndarray) -> np.ndarray:
+        """``x`` standardised by its mean and spread over the available items."""
         avail = self.context.catalog.available[: x.shape[0]]
         mean, sd = x[avail].mean(), x[avail].std()
         return (x - mean) / (sd if sd > 0 else 1.0)
 
-    def _choose_queries(self, histories: list) -> list[list[str]]:
-        """Each user's ``n_queries`` suggested / expansion queries.
-
-        Candidates: the words nearest the user's title profile, the query head's
-        queries (its ``n_model_queries`` best first words), and recent successful
-        queries of everyone. Each is scored by its profile match plus
-        ``query_align_weight`` times the SID-query alignment score (the query's text
-        embedding against the SID embeddings of the user's engaged items, both in the
-        aligned space); the best distinct ones are kept.
-        """
-        model, opts = self.model, self.options
-        assert model is not None
-        n_users = self.context.n_users
-        word_ids, _ = self.content.top_words(opts.n_word_candidates)
-        model_q = model.generate_queries(histories, opts.n_model_queries)
-        popular = sorted(self._good_queries, key=lambda q: (-self._good_queries[q], q))
-        popular = popular[: opts.n_queries]
-        words, wv = self.content.words, self.content.word_vecs
-        unit = wv / np.maximum(np.linalg.norm(wv, axis=1, keepdims=True), 1e-12)
-        # Pair each profile word with its closest other profile word when they belong to
-        # the same word group: two words of one topic retrieve more on-topic results.
-        sim = np.einsum("ukd,ujd->ukj", unit[word_ids], unit[word_ids])
-        sim[:, np.arange(word_ids.shape[1]), np.arange(word_ids.shape[1])] = -1.0
-        partner = sim.argmax(axis=2) if word_ids.shape[1] > 1 else np.zeros_like(word_ids)
-        close = np.take_along_axis(sim, partner[..., None], 2)[..., 0] > opts.pair_min_cosine
-        cands = []
-        for u in range(n_users):
-            own = [
-                words[int(j)] + (f" {words[int(word_ids[u, p])]}" if close[u, k] else "")
-                for k, (j, p) in enumerate(zip(word_ids[u], partner[u], strict=True))
-            ]
-            cands.append(list(dict.fromkeys(own + [q for q in model_q[u] if q] + popular)))
-        width = max(len(c) for c in cands)
-        profiles = self.content.unit_profiles()
-        qvec = {q: self.content.query_vector(q) for q in {q for c in cands for q in c}}
-        match = np.full((n_users, width), np.nan)
-        for u, c in enumerate(cands):
-            match[u, : len(c)] = np.stack([qvec[q] for q in c]) @ profiles[u]
-        aligned = self._aligned_scores(histories, cands, width)
-        score = np.nan_to_num(_standardise(match), nan=-np.inf) + opts.query_align_weight * (
-            np.nan_to_num(_standardise(aligned))
+    def _query_chooser(self) -> QueryChooser:
+        """The query selection of the current model, profiles and query statistics."""
+        assert self.model is not None
+        return QueryChooser(
+            self.model, self.content, self._good_queries, self._encode, self.options
         )
-        order = np.argsort(-score, axis=1, kind="stable")[:, : opts.n_queries]
-        return [[cands[u][int(j)] for j in order[u] if j < len(cands[u])] for u in range(n_users)]
-
-    def _aligned_scores(self, histories: list, cands: list[list[str]], width: int) -> np.ndarray:
-        """Cosine, in the alignment space, of each candidate query and the user's SIDs."""
-        model = self.model
-        assert model is not None and model.sids is not None
-        p, codes = model.params, model.sids.codes
-        sid = sum(p[f"enc.C{lvl}"][codes[:, lvl]] for lvl in range(codes.shape[1])) @ p["aln.Ps"]
-        sid /= np.maximum(np.linalg.norm(sid, axis=1, keepdims=True), 1e-8)
-        user = np.zeros((len(histories), sid.shape[1]))
-        for u, h in enumerate(histories):
-            pos = h.positive_items()
-            pos = pos[pos < sid.shape[0]]
-            if pos.size:
-                user[u] = sid[pos].sum(axis=0)
-        user /= np.maximum(np.linalg.norm(user, axis=1, keepdims=True), 1e-8)
-        texts = sorted({q for c in cands for q in c})
-        text_vec = np.zeros((len(texts), sid.shape[1]))
-        for j, q in enumerate(texts):
-            ids = self._encode(q)
-            if ids.size:
-                text_vec[j] = p["qry.Wemb"][ids].mean(axis=0) @ p["aln.Pt"]
-        text_vec /= np.maximum(np.linalg.norm(text_vec, axis=1, keepdims=True), 1e-8)
-        where = {q: j for j, q in enumerate(texts)}
-        out = np.full((len(histories), width), np.nan)
-        for u, c in enumerate(cands):
-            if c:
-                out[u, : len(c)] = text_vec[[where[q] for q in c]] @ user[u]
-        return out
 
     def health_metrics(self) -> dict[str, float]:
         """Generative-model health after the last update (recorded by the run loop)."""
         return self.health.snapshot()
 
 
-def _standardise(x: np.ndarray) -> np.ndarray:
-    """Per-row z-scores over the finite entries (NaN stays NaN; no spread gives 0)."""
-    ok = np.isfinite(x)
-    count = np.maximum(ok.sum(axis=1, keepdims=True), 1)
-    filled = np.where(ok, x, 0.0)
-    mean = filled.sum(axis=1, keepdims=True) / count
-    var = (np.where(ok, x - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / count
-    sd = np.sqrt(var)
-    return np.where(ok, (filled - mean) / np.where(sd > 0, sd, 1.0), np.nan)
+def _carry_features(
+    old_items: np.ndarray, old_features: np.ndarray, new_items: np.ndarray
+) -> np.ndarray:
+    """Re-align served-item features after a list was re-finalised.
+
+    Items still on a user's list keep the features they were ranked with; new filler
+    items get NaN features (their feedback is not used to fit the ranker).
+
+    Args:
+        old_items: Shape ``(n_users, L0)`` the previous lists.
+        old_features: Shape ``(n_users, L0, F)`` their features.
+        new_items: Shape ``(n_users, L1)`` the new lists.
+
+    Returns:
+        Shape ``(n_users, L1, F)`` float32.
+    """
+    n_users = old_items.shape[0]
+    span = int(max(old_items.max(initial=0), new_items.max(initial=0))) + 2
+    rows = np.arange(n_users)[:, None]
+    old_keys = (rows * span + old_items + 1).ravel()
+    order = np.argsort(old_keys, kind="stable")
+    new_keys = (rows * span + new_items + 1).ravel()
+    at = np.clip(np.searchsorted(old_keys[order], new_keys), 0, max(old_keys.size - 1, 0))
+    out = np.full((*new_items.shape, old_features.shape[2]), np.nan, dtype=np.float32)
+    if old_keys.size == 0:
+        return out
+    hit = (old_keys[order][at] == new_keys) & (new_items.ravel() >= 0)
+    flat = old_features.reshape(-1, old_features.shape[2])
+    out.reshape(-1, old_features.shape[2])[hit] = flat[order[at[hit]]]
+    return out
 
 
 def _variant(name: str, **defaults: Any) -> type[OneFeedPolicy]:

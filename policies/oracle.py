@@ -7,13 +7,15 @@ and every report labels it as an upper bound.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from policies.base import Policy
 from policies.ranking import top_k_slates
 from policies.registry import register_policy
 from sim.events import Provenance
 from sim.ground_truth import GroundTruthView
-from sim.types import FeedBatch, FeedResponse, SearchBatch
+from sim.search import tokenize
+from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SuggestBatch
 
 __all__ = ["OraclePolicy"]
 
@@ -22,7 +24,13 @@ __all__ = ["OraclePolicy"]
 class OraclePolicy(Policy):
     """Serves each user the available items of highest true utility (upper bound).
 
-    Search results are re-ranked by true utility too. Suggests no queries.
+    Search results are re-ranked by true utility too. Suggested queries are the title
+    words whose items the user likes most (highest mean true utility of the available
+    items whose title contains the word; words in fewer than ``min_word_items``
+    available titles are never suggested), one word per query.
+
+    Args:
+        min_word_items: Least number of available titles of a suggested word.
     """
 
     #: The application hands ground truth only to policies that declare this.
@@ -30,8 +38,28 @@ class OraclePolicy(Policy):
     #: Reports label this policy as an upper bound.
     is_upper_bound = True
 
-    def __init__(self) -> None:
+    def __init__(self, min_word_items: int = 3) -> None:
+        if min_word_items < 1:
+            raise ValueError("oracle: min_word_items must be >= 1")
         self._truth: GroundTruthView | None = None
+        self.min_word_items = min_word_items
+        self._words: tuple[list[str], sp.csr_matrix] | None = None
+
+    def on_catalog_change(self, catalog: CatalogView) -> None:  # noqa: D102
+        super().on_catalog_change(catalog)
+        self._words = None
+
+    def _title_words(self) -> tuple[list[str], sp.csr_matrix]:
+        """Distinct title words and the ``(n_items, n_words)`` 0/1 incidence matrix."""
+        if self._words is None:
+            toks = [sorted(set(tokenize(t))) for t in self.context.catalog.titles]
+            words = sorted({w for ts in toks for w in ts})
+            index = {w: j for j, w in enumerate(words)}
+            rows = np.repeat(np.arange(len(toks)), [len(ts) for ts in toks])
+            cols = np.array([index[w] for ts in toks for w in ts], dtype=np.int64)
+            shape = (len(toks), len(words))
+            self._words = (words, sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=shape))
+        return self._words
 
     def attach_ground_truth(self, truth: GroundTruthView) -> None:
         """Give the oracle its window on ground truth (done by the application)."""
@@ -53,6 +81,19 @@ class OraclePolicy(Policy):
         slates = top_k_slates(scores, batch.slate_size, batch.page)
         origin = np.full(slates.shape, int(Provenance.RETRIEVAL), dtype=np.int8)
         return FeedResponse(slates=slates, origin=origin)
+
+    def suggest_queries(self, batch: SuggestBatch) -> list[list[str]]:  # noqa: D102
+        if len(batch) == 0:
+            return []
+        words, incidence = self._title_words()
+        available = self.context.catalog.available.astype(np.float64)
+        in_titles = incidence.T @ available  # available titles per word
+        utilities = np.where(available > 0, self._utilities(batch.user_ids, batch.time_s), 0.0)
+        mean = (incidence.T @ utilities.T).T / np.maximum(in_titles, 1.0)[None, :]
+        mean[:, in_titles < self.min_word_items] = -np.inf
+        best = np.argsort(-mean, axis=1, kind="stable")[:, : batch.n_suggestions]
+        usable = np.take_along_axis(mean, best, axis=1) > -np.inf
+        return [[words[int(j)] for j in row[ok]] for row, ok in zip(best, usable, strict=True)]
 
     def rank_search(self, batch: SearchBatch) -> np.ndarray:  # noqa: D102
         if len(batch) == 0:

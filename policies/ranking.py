@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["top_k_slates"]
+__all__ = ["standardise_rows", "top_k_slates"]
 
 
 def top_k_slates(scores: np.ndarray, slate_size: int, page: np.ndarray | None = None) -> np.ndarray:
@@ -45,3 +45,14 @@ def top_k_slates(scores: np.ndarray, slate_size: int, page: np.ndarray | None = 
     ranked = np.take_along_axis(cand, order, axis=1)
     offsets = page[:, None] * slate_size + np.arange(slate_size)[None, :]
     return np.take_along_axis(ranked, offsets, axis=1).astype(np.int64)
+
+
+def standardise_rows(x: np.ndarray) -> np.ndarray:
+    """Per-row z-scores over the finite entries (NaN stays NaN; no spread gives 0)."""
+    ok = np.isfinite(x)
+    count = np.maximum(ok.sum(axis=1, keepdims=True), 1)
+    filled = np.where(ok, x, 0.0)
+    mean = filled.sum(axis=1, keepdims=True) / count
+    var = (np.where(ok, x - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / count
+    sd = np.sqrt(var)
+    return np.where(ok, (filled - mean) / np.where(sd > 0, sd, 1.0), np.nan)

@@ -11,13 +11,27 @@ The world is rebuilt by :meth:`SessionCore.reseed`: its catalogue, vocabulary an
 users' latent attributes come from ``world_seed``; the users' first arrival times and
 every behavioural draw come from the reset seed. Not simulated here: new-item drops and
 the exogenous interest random walk (the world applies them per ``run_episode``).
+
+What the single-user and the population environments share (building the core and its
+:class:`experiments.envs.observe.Observer`, the reward, the public views, reseeding on
+``reset`` and absorbing a step's events) is :func:`make_core`, :func:`step_reward` and
+:class:`CoreEnvMixin`.
+
+Note: :meth:`SessionCore.close_sessions` calls the responder's private
+``Responder._end_sessions`` (there is no public way to end a session early in ``sim``).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pyarrow as pa
+from gymnasium import spaces
 
+from experiments.envs.observe import Observer, StepColumns, StepSummary, summarise_step
+from experiments.envs.options import EnvOptions, resolve_world
 from sim.config import WorldConfig
 from sim.crn import counter_uniform, stream_key
 from sim.events import EVENT_SCHEMA, Provenance
@@ -34,9 +48,22 @@ from sim.types import (
 )
 from sim.world import World, build_world
 
-__all__ = ["END", "FEED", "SEARCH", "SessionCore", "SlotPolicy", "repair_slates"]
+__all__ = [
+    "END",
+    "FEED",
+    "MAX_SKIPS",
+    "SEARCH",
+    "CoreEnvMixin",
+    "SessionCore",
+    "SlotPolicy",
+    "make_core",
+    "repair_slates",
+    "step_reward",
+]
 
 _MAX_SEARCH_ROUNDS = 1000
+#: Sessions that end before their first feed page skipped in a row before giving up.
+MAX_SKIPS = 10_000
 
 
 class SlotPolicy:
@@ -318,3 +345,120 @@ class SessionCore:
         if not tables:
             return EVENT_SCHEMA.empty_table()
         return pa.concat_tables(tables)
+
+
+# ------------------------------------------------------------ shared by the environments
+def make_core(
+    world: WorldConfig | str | Path | None, world_seed: int, options: EnvOptions
+) -> tuple[SessionCore, Observer]:
+    """Build the session core and observer shared by the single and population envs."""
+    config = resolve_world(world)
+    core = SessionCore(config, world_seed, options.suggested_queries, options.keep_events)
+    query_len = max(
+        config.intent.query_len_max, *(len(q.split()) for q in options.suggested_queries), 1
+    )
+    observer = Observer(
+        n_users=core.n_users,
+        n_items=core.n_items,
+        vocabulary=core.catalog_view().vocabulary,
+        history_len=options.history_len,
+        query_len=query_len,
+        max_pages=max(config.sessions.max_pages, options.max_steps),
+        max_dwell_s=config.dwell.max_s,
+    )
+    return core, observer
+
+
+def step_reward(
+    options: EnvOptions,
+    clicked: np.ndarray,
+    dwell_s: np.ndarray,
+    search_clicks: np.ndarray,
+    n_repaired: np.ndarray,
+) -> np.ndarray:
+    """Reward per row (see :class:`EnvOptions`), shapes ``(n,)`` in, float64 ``(n,)`` out."""
+    return (
+        options.click_reward * clicked.astype(np.float64)
+        + options.dwell_reward_per_min * dwell_s / 60.0
+        + options.search_click_reward * search_clicks
+        - options.invalid_penalty * n_repaired
+    )
+
+
+class CoreEnvMixin:
+    """The parts of ``FeedEnv`` and ``FeedPopulationEnv`` that drive the session core.
+
+    Mixed in before ``gymnasium.Env`` / ``gymnasium.vector.VectorEnv`` (which provide
+    ``np_random``); :meth:`_init_core` sets ``options``, ``core``, ``observer``,
+    ``slate_size`` and ``render_mode``.
+    """
+
+    options: EnvOptions
+    core: SessionCore
+    observer: Observer
+    slate_size: int
+    render_mode: str | None
+    np_random: np.random.Generator
+    _started: bool
+
+    def _init_core(
+        self,
+        world: WorldConfig | str | Path | None,
+        world_seed: int,
+        options: EnvOptions,
+        overrides: dict[str, Any],
+        render_mode: str | None,
+    ) -> None:
+        """Merge the options, build the core and observer.
+
+        Raises:
+            ValueError: On a render mode other than ``None``.
+        """
+        if render_mode is not None:
+            raise ValueError(f"render_mode {render_mode!r} is not supported")
+        if overrides:
+            options = EnvOptions(**{**options.__dict__, **overrides})
+        self.options = options
+        self.core, self.observer = make_core(world, world_seed, options)
+        self.slate_size = self.core.slate_size
+        self.render_mode = render_mode
+        self._started = False
+
+    def _slate_space(self) -> spaces.MultiDiscrete:
+        """The action space of one user: a slate of ``S`` item ids."""
+        return spaces.MultiDiscrete(np.full(self.slate_size, self.core.n_items, dtype=np.int64))
+
+    # ----------------------------------------------------------------- views
+    def catalog_view(self) -> CatalogView:
+        """The public catalogue view (what policies may know about items)."""
+        return self.core.catalog_view()
+
+    def policy_context(self, rng: np.random.Generator) -> PolicyContext:
+        """A context to bind a ``policies`` policy to this env's world (public data only)."""
+        return self.core.policy_context(rng)
+
+    def take_events(self) -> pa.Table:
+        """Every logged event since the last call (``sim.events.EVENT_SCHEMA``)."""
+        return self.core.take_events()
+
+    # --------------------------------------------------------------- helpers
+    def _rebuild_if_needed(self, seed: int | None) -> bool:
+        """On a seeded or the first ``reset``, rebuild the world and clear the observer.
+
+        Call after ``super().reset(seed=seed)`` (which seeds ``np_random``).
+
+        Returns:
+            Whether the world was rebuilt (otherwise it continues).
+        """
+        if seed is None and self._started:
+            return False
+        self.core.reseed(int(self.np_random.integers(0, 2**63 - 1)))
+        self.observer.reset()
+        self._started = True
+        return True
+
+    def _absorb(self, users: np.ndarray) -> StepSummary:
+        """Take the step's events into the observer and summarise them for ``users``."""
+        cols = StepColumns.from_table(self.core.take_step_events())
+        self.observer.record(cols)
+        return summarise_step(cols, users)

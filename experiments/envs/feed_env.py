@@ -22,58 +22,24 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-import pyarrow as pa
-from gymnasium import spaces
 
-from experiments.envs.core import END, SessionCore, repair_slates
-from experiments.envs.observe import Observer, StepColumns, summarise_step
-from experiments.envs.options import EnvOptions, resolve_world
+from experiments.envs.core import (
+    END,
+    MAX_SKIPS,
+    CoreEnvMixin,
+    make_core,
+    repair_slates,
+    step_reward,
+)
+from experiments.envs.observe import Observer
+from experiments.envs.options import EnvOptions
 from sim.config import WorldConfig
-from sim.types import CatalogView, PolicyContext
 
+# make_core and step_reward live in experiments.envs.core; re-exported for old imports.
 __all__ = ["FeedEnv", "make_core", "step_reward"]
 
-_MAX_SKIPS = 10_000
 
-
-def make_core(
-    world: WorldConfig | str | Path | None, world_seed: int, options: EnvOptions
-) -> tuple[SessionCore, Observer]:
-    """Build the session core and observer shared by the single and population envs."""
-    config = resolve_world(world)
-    core = SessionCore(config, world_seed, options.suggested_queries, options.keep_events)
-    query_len = max(
-        config.intent.query_len_max, *(len(q.split()) for q in options.suggested_queries), 1
-    )
-    observer = Observer(
-        n_users=core.n_users,
-        n_items=core.n_items,
-        vocabulary=core.catalog_view().vocabulary,
-        history_len=options.history_len,
-        query_len=query_len,
-        max_pages=max(config.sessions.max_pages, options.max_steps),
-        max_dwell_s=config.dwell.max_s,
-    )
-    return core, observer
-
-
-def step_reward(
-    options: EnvOptions,
-    clicked: np.ndarray,
-    dwell_s: np.ndarray,
-    search_clicks: np.ndarray,
-    n_repaired: np.ndarray,
-) -> np.ndarray:
-    """Reward per row (see :class:`EnvOptions`), shapes ``(n,)`` in, float64 ``(n,)`` out."""
-    return (
-        options.click_reward * clicked.astype(np.float64)
-        + options.dwell_reward_per_min * dwell_s / 60.0
-        + options.search_click_reward * search_clicks
-        - options.invalid_penalty * n_repaired
-    )
-
-
-class FeedEnv(gym.Env):
+class FeedEnv(CoreEnvMixin, gym.Env):
     """One user's session per episode (see module docstring).
 
     Args:
@@ -96,36 +62,12 @@ class FeedEnv(gym.Env):
         render_mode: str | None = None,
         **option_overrides: Any,
     ) -> None:
-        if render_mode is not None:
-            raise ValueError(f"render_mode {render_mode!r} is not supported")
-        base = options or EnvOptions()
-        if option_overrides:
-            base = EnvOptions(**{**base.__dict__, **option_overrides})
-        self.options = base
-        self.core, self.observer = make_core(world, world_seed, self.options)
-        self.slate_size = self.core.slate_size
+        self._init_core(world, world_seed, options or EnvOptions(), option_overrides, render_mode)
         self.observation_space = self.observer.space
-        self.action_space = spaces.MultiDiscrete(
-            np.full(self.slate_size, self.core.n_items, dtype=np.int64)
-        )
-        self.render_mode = render_mode
+        self.action_space = self._slate_space()
         self._user = -1
         self._steps = 0
         self._done = True
-        self._started = False
-
-    # ----------------------------------------------------------------- views
-    def catalog_view(self) -> CatalogView:
-        """The public catalogue view (what policies may know about items)."""
-        return self.core.catalog_view()
-
-    def policy_context(self, rng: np.random.Generator) -> PolicyContext:
-        """A context to bind a ``policies`` policy to this env's world (public data only)."""
-        return self.core.policy_context(rng)
-
-    def take_events(self) -> pa.Table:
-        """Every logged event since the last call (``sim.events.EVENT_SCHEMA``)."""
-        return self.core.take_events()
 
     # ------------------------------------------------------------------- API
     def reset(
@@ -142,16 +84,11 @@ class FeedEnv(gym.Env):
             ``page``, ``time_s``, ``skipped_sessions``.
         """
         super().reset(seed=seed)
-        if seed is not None or not self._started:
-            root = int(self.np_random.integers(0, 2**63 - 1))
-            self.core.reseed(root)
-            self.observer.reset()
-            self._started = True
-        elif not self._done:
+        if not self._rebuild_if_needed(seed) and not self._done:
             self.core.close_sessions(np.array([self._user], dtype=np.int64))
             self._absorb(np.array([self._user], dtype=np.int64))
         skipped = 0
-        for _ in range(_MAX_SKIPS):
+        for _ in range(MAX_SKIPS):
             users = self.core.next_users(1, self.np_random, self.options.user_order)
             self.observer.new_sessions(users)
             action = self.core.open_sessions(users)
@@ -227,11 +164,6 @@ class FeedEnv(gym.Env):
         return self._observation(), float(reward[0]), terminated, truncated, info
 
     # --------------------------------------------------------------- helpers
-    def _absorb(self, users: np.ndarray):
-        cols = StepColumns.from_table(self.core.take_step_events())
-        self.observer.record(cols)
-        return summarise_step(cols, users)
-
     def _observation(self) -> dict[str, Any]:
         users = np.array([self._user], dtype=np.int64)
         return Observer.row(self.observer.observe(users, self.core.pages(users)), 0)

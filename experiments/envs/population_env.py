@@ -34,24 +34,17 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-import pyarrow as pa
-from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from experiments.envs.core import END, repair_slates
-from experiments.envs.feed_env import make_core, step_reward
-from experiments.envs.observe import StepColumns, summarise_step
+from experiments.envs.core import END, MAX_SKIPS, CoreEnvMixin, repair_slates, step_reward
 from experiments.envs.options import EnvOptions
 from sim.config import WorldConfig
-from sim.types import CatalogView, PolicyContext
 
 __all__ = ["FeedPopulationEnv"]
 
-_MAX_SKIPS = 10_000
 
-
-class FeedPopulationEnv(VectorEnv):
+class FeedPopulationEnv(CoreEnvMixin, VectorEnv):
     """``num_envs`` users of one world, one session each at a time (see module docstring).
 
     Args:
@@ -77,43 +70,25 @@ class FeedPopulationEnv(VectorEnv):
         render_mode: str | None = None,
         **option_overrides: Any,
     ) -> None:
-        if render_mode is not None:
-            raise ValueError(f"render_mode {render_mode!r} is not supported")
-        base = options or EnvOptions(user_order="arrival")
-        if option_overrides:
-            base = EnvOptions(**{**base.__dict__, **option_overrides})
-        self.options = base
-        self.core, self.observer = make_core(world, world_seed, self.options)
+        self._init_core(
+            world,
+            world_seed,
+            options or EnvOptions(user_order="arrival"),
+            option_overrides,
+            render_mode,
+        )
         if not 1 <= num_envs < self.core.n_users:
             raise ValueError(
                 f"num_envs must be in [1, n_users={self.core.n_users}), got {num_envs}"
             )
         self.num_envs = int(num_envs)
-        self.slate_size = self.core.slate_size
         self.single_observation_space = self.observer.space
-        self.single_action_space = spaces.MultiDiscrete(
-            np.full(self.slate_size, self.core.n_items, dtype=np.int64)
-        )
+        self.single_action_space = self._slate_space()
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
-        self.render_mode = render_mode
         self._hosted = np.full(self.num_envs, -1, dtype=np.int64)
         self._steps = np.zeros(self.num_envs, dtype=np.int64)
         self._needs_reset = np.ones(self.num_envs, dtype=bool)
-        self._started = False
-
-    # ----------------------------------------------------------------- views
-    def catalog_view(self) -> CatalogView:
-        """The public catalogue view (what policies may know about items)."""
-        return self.core.catalog_view()
-
-    def policy_context(self, rng: np.random.Generator) -> PolicyContext:
-        """A context to bind a ``policies`` policy to this env's world (public data only)."""
-        return self.core.policy_context(rng)
-
-    def take_events(self) -> pa.Table:
-        """Every logged event since the last call (``sim.events.EVENT_SCHEMA``)."""
-        return self.core.take_events()
 
     @property
     def hosted_users(self) -> np.ndarray:
@@ -134,12 +109,7 @@ class FeedPopulationEnv(VectorEnv):
             Batched ``(observations, info)``.
         """
         super().reset(seed=seed)
-        if seed is not None or not self._started:
-            root = int(self.np_random.integers(0, 2**63 - 1))
-            self.core.reseed(root)
-            self.observer.reset()
-            self._started = True
-        else:
+        if not self._rebuild_if_needed(seed):
             hosted = self._hosted[self._hosted >= 0]
             hosted = hosted[self.core.in_session[hosted]]
             self.core.close_sessions(hosted)
@@ -236,7 +206,7 @@ class FeedPopulationEnv(VectorEnv):
     def _start(self, rows: np.ndarray) -> None:
         """Open sessions for the sub-environments ``rows`` (skipping empty sessions)."""
         pending = rows.copy()
-        for _ in range(_MAX_SKIPS):
+        for _ in range(MAX_SKIPS):
             if pending.size == 0:
                 break
             self._hosted[pending] = -1
@@ -253,11 +223,6 @@ class FeedPopulationEnv(VectorEnv):
             pending = pending[action == END]
         else:
             raise RuntimeError("no session reached a feed page")
-
-    def _absorb(self, users: np.ndarray):
-        cols = StepColumns.from_table(self.core.take_step_events())
-        self.observer.record(cols)
-        return summarise_step(cols, users)
 
     def _observe(self) -> dict[str, np.ndarray]:
         return self.observer.observe(self._hosted, self.core.pages(self._hosted))

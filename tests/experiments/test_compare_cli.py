@@ -18,7 +18,11 @@ from tests.experiments.conftest import HAS_REAL_WORLD, TINY_YAML
 
 pytestmark = pytest.mark.skipif(not HAS_REAL_WORLD, reason="sim.world is not available")
 
-TWO_EPISODES = TINY_YAML.replace("episodes: 3", "episodes: 2")
+# A few metrics only: every compare draws its plots and report, a few figures per metric.
+FEW_METRICS = TINY_YAML.replace(
+    "  plots: false\n", "  plots: false\n  metrics: [ctr, search_share, impression_gini]\n"
+)
+TWO_EPISODES = FEW_METRICS.replace("episodes: 3", "episodes: 2")
 
 
 @pytest.fixture
@@ -116,7 +120,7 @@ def test_common_random_numbers_and_upper_bound_label(runner, write_scenario, tmp
     np.testing.assert_array_equal(w1.truth_snapshot().interests, w2.truth_snapshot().interests)
 
 
-WARM_YAML = TINY_YAML.replace(
+WARM_YAML = FEW_METRICS.replace(
     "policy: popularity", "policy: popularity\nwarmup:\n  episodes: 2\n  policy: random"
 ).replace("episodes: 3", "episodes: 4")
 

@@ -3,6 +3,8 @@ import pytest
 
 from policies import make_policy
 from sim.ground_truth import GroundTruthView
+from sim.search import tokenize
+from sim.types import SuggestBatch
 from tests.policies.conftest import feed_batch
 from tests.policies.test_conformance import tiny_world
 
@@ -30,3 +32,28 @@ def test_oracle_without_ground_truth_refuses():
     oracle.bind(world.responder.policy.context)
     with pytest.raises(RuntimeError, match="enable it in the scenario"):
         oracle.recommend(feed_batch([0], slate_size=world.config.feed.slate_size))
+
+
+def test_oracle_suggests_the_title_words_whose_items_the_user_likes_most():
+    world = tiny_world()
+    oracle = make_policy("oracle", min_word_items=1)
+    oracle.bind(world.responder.policy.context)
+    truth = GroundTruthView(world.config, world.catalog, world.population)
+    oracle.attach_ground_truth(truth)
+    batch = SuggestBatch(
+        user_ids=np.array([2], np.int32), session_ids=np.zeros(1, np.int64),
+        time_s=0.0, episode=0, n_suggestions=2,
+    )  # fmt: skip
+    suggested = oracle.suggest_queries(batch)
+    # By hand: mean true utility of the items whose title holds each word.
+    v = truth.utilities(np.array([2]), 0.0)[0]
+    titles = [set(tokenize(t)) for t in world.catalog_view().titles]
+    words = sorted(set().union(*titles))
+    mean = {w: np.mean([v[i] for i, t in enumerate(titles) if w in t]) for w in words}
+    expected = sorted(words, key=lambda w: (-mean[w], words.index(w)))[:2]
+    assert suggested == [expected]
+
+
+def test_oracle_rejects_a_nonpositive_word_floor():
+    with pytest.raises(ValueError, match="min_word_items"):
+        make_policy("oracle", min_word_items=0)
