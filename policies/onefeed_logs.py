@@ -35,6 +35,9 @@ class UserHistories:
             BehaviourSequence(np.zeros(0, np.int64), np.zeros(0, np.int64), empty_words)
             for _ in range(n_users)
         ]
+        #: Per user, every item ever clicked (feed or search), sorted: unlike the
+        #: sequences, never truncated, so consumed items are never served again.
+        self.consumed = [np.zeros(0, np.int64) for _ in range(n_users)]
 
     def add_episode(self, events: pd.DataFrame, encode_query, long_dwell_s: float) -> np.ndarray:
         """Append one episode's behaviour; return the ids of users who had any.
@@ -69,7 +72,12 @@ class UserHistories:
         touched = np.unique(users)
         starts = np.searchsorted(users, touched, side="left")
         ends = np.searchsorted(users, touched, side="right")
+        clicked = np.isin(types, [int(Behaviour.CLICK), int(Behaviour.LONG_DWELL),
+                                  int(Behaviour.SEARCH_CLICK)])  # fmt: skip
         for user, start, end in zip(touched.tolist(), starts, ends, strict=True):
+            new = items[start:end][clicked[start:end]]
+            if new.size:
+                self.consumed[user] = np.union1d(self.consumed[user], new)
             old = self.sequences[user]
             self.sequences[user] = BehaviourSequence(
                 np.concatenate([old.items, items[start:end]])[-self.max_len :],

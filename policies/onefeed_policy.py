@@ -66,6 +66,8 @@ from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, Suggest
 __all__ = ["OneFeedPolicy", "OneFeedPolicyConfig"]
 
 _GENERATED = ("retrieval", "search_expansion")
+#: Score offset that moves already-engaged items behind every other search result.
+_SEEN_PENALTY = 1e6
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,8 @@ class OneFeedPolicyConfig:
         n_model_queries: Query-head candidates per user (distinct first words).
         n_word_candidates: Profile-word query candidates per user.
         query_align_weight: Weight of the SID-query alignment score of a candidate.
+        query_success_weight: Weight of a candidate's expected success (logged
+            success rate of queries with its words).
         pair_min_cosine: Two profile words form one query above this group cosine.
         expansion_per_query: Search results kept per generated query.
         beam: SID candidates per user.
@@ -99,6 +103,8 @@ class OneFeedPolicyConfig:
         model_weight: Ranking weight of the model's state-item score.
         sid_weight: Ranking weight of the SID log-probability of beam items.
         expansion_weight: Ranking bonus of search-expansion items.
+        intent_weight: Ranking weight of the aligned cosine between an item's SID and
+            the user's generated queries.
         pop_decay: Per-episode decay of the item statistics.
         quality_weight: Weight of the examined click-rate logit in the item prior.
         rate_prior: Pseudo-examinations of the click-rate prior.
@@ -121,6 +127,7 @@ class OneFeedPolicyConfig:
     n_model_queries: int = 4
     n_word_candidates: int = 6
     query_align_weight: float = 0.5
+    query_success_weight: float = 3.0
     pair_min_cosine: float = 0.8
     expansion_per_query: int = 10
     beam: int = 40
@@ -139,6 +146,7 @@ class OneFeedPolicyConfig:
     model_weight: float = 0.3
     sid_weight: float = 0.1
     expansion_weight: float = 0.3
+    intent_weight: float = 0.3
     pop_decay: float = 0.7
     quality_weight: float = 0.5
     rate_prior: float = 10.0
@@ -231,6 +239,7 @@ class OneFeedPolicy(Policy):
             "model": opts.model_weight,
             "sid": opts.sid_weight,
             "expansion": opts.expansion_weight,
+            "intent": opts.intent_weight,
         }
         self.ranker = LearnedRanker(
             np.array([start[f] for f in FEATURES]), memory_episodes=opts.ranker_memory
@@ -247,6 +256,7 @@ class OneFeedPolicy(Policy):
         self._tiebreak = context.rng.random(context.catalog.n_items)
         self._cursor = np.zeros(context.n_users, dtype=np.int64)
         self._good_queries: dict[str, float] = {}
+        self._word_outcomes: dict[str, list[float]] = {}
         self._train_rng = np.random.default_rng(context.rng.integers(0, 2**63 - 1))
         self.content = ContentProfiles(context.n_users, seed=int(context.rng.integers(0, 2**31)))
         self.content.set_catalog(list(context.catalog.titles))
@@ -305,6 +315,7 @@ class OneFeedPolicy(Policy):
         length = min(self.options.list_len, popular.shape[0])
         available = self.context.catalog.available
         n_users = self.context.n_users
+        consumed = self.histories.consumed
         out_items = np.empty((n_users, length), dtype=np.int64)
         out_origin = np.full((n_users, length), int(Provenance.UNKNOWN), dtype=np.int8)
         out_query = np.full((n_users, length), -1, dtype=np.int64)
@@ -312,7 +323,7 @@ class OneFeedPolicy(Policy):
             row = items[user]
             ok = (row >= 0) & (row < available.shape[0])
             ok[ok] &= available[row[ok]]
-            ok &= ~np.isin(row, histories[user].items)
+            ok &= ~np.isin(row, histories[user].items) & ~np.isin(row, consumed[user])
             cols = np.flatnonzero(ok)
             _, first = np.unique(row[cols], return_index=True)
             cols = cols[np.sort(first)][:length]
@@ -321,8 +332,9 @@ class OneFeedPolicy(Policy):
             out_origin[user, :n_model] = origin[user, cols]
             out_query[user, :n_model] = query_of[user, cols]
             if n_model < length:
-                fill = popular[~np.isin(popular, row[cols])][: length - n_model]
-                if fill.shape[0] < length - n_model:  # the user saw nearly everything
+                fresh = ~np.isin(popular, row[cols]) & ~np.isin(popular, consumed[user])
+                fill = popular[fresh][: length - n_model]
+                if fill.shape[0] < length - n_model:  # the user consumed nearly everything
                     fill = popular[~np.isin(popular, row[cols], assume_unique=True)]
                 out_items[user, n_model:] = fill[: length - n_model]
         return ServedLists(out_items, out_origin, out_query, queries, histories)
@@ -372,6 +384,12 @@ class OneFeedPolicy(Policy):
             + opts.search_pop_weight * pop
         )
         score = np.where(cand >= 0, np.nan_to_num(score), -np.inf)
+        # Items the user already engaged with go last (after every other result), as
+        # the feed excludes them: re-finding is possible, re-consuming is rare.
+        for row, user in enumerate(users):
+            seen = np.isin(cand[row], self.histories.sequences[int(user)].items)
+            seen |= np.isin(cand[row], self.histories.consumed[int(user)])
+            score[row, seen & (cand[row] >= 0)] -= _SEEN_PENALTY
         order = np.argsort(-score, axis=1, kind="stable")
         return np.take_along_axis(batch.candidates, order, axis=1)
 
@@ -440,14 +458,24 @@ class OneFeedPolicy(Policy):
         return np.array(list(dict.fromkeys(ids)), dtype=np.int64)
 
     def _remember_queries(self, events: pd.DataFrame) -> None:
-        """Recent typed queries that led to a search click (cold users' suggestions)."""
+        """Recent successful typed queries, and per-word outcomes of every query."""
         kind = events["event"].astype(str)
         ok = events.loc[kind == "search_click", "query_id"].unique()
         texts = events.loc[(kind == "query") & events["query_id"].isin(ok), "query"].dropna()
         for text in texts.tolist():
             self._good_queries[text] = self._good_queries.get(text, 0.0) + 1.0
-        self._good_queries = {
-            q: c * self.options.pop_decay for q, c in self._good_queries.items() if c > 0.2
+        decay = self.options.pop_decay
+        self._good_queries = {q: c * decay for q, c in self._good_queries.items() if c > 0.2}
+        # Outcomes of every logged query (typed or suggested), per word.
+        issued = events.loc[kind == "query", ["query_id", "query"]].dropna()
+        success = issued["query_id"].isin(ok).to_numpy()
+        for text, hit in zip(issued["query"].tolist(), success.tolist(), strict=True):
+            for word in dict.fromkeys(str(text).split()):
+                stats = self._word_outcomes.setdefault(word, [0.0, 0.0])
+                stats[0] += 1.0
+                stats[1] += float(hit)
+        self._word_outcomes = {
+            w: [n * decay, k * decay] for w, (n, k) in self._word_outcomes.items() if n > 0.05
         }
 
     def _training_budget(self, feedback: FeedbackLog, sequences: list) -> tuple:
@@ -522,10 +550,14 @@ class OneFeedPolicy(Policy):
         candidate[rows, np.argpartition(-affinity, k - 1, axis=1)[:, :k]] = True
         candidate[:, self._popular()[: opts.popular_candidates]] = True
         queries: list[list[str]] = [[] for _ in range(n_users)]
+        intent = np.zeros((n_users, n_items))
         expansion = np.zeros((n_users, n_items), dtype=bool)
         query_of_item = np.full((n_users, n_items), -1, dtype=np.int64)
         if opts.use_queries:
-            queries = self._query_chooser().choose(histories)
+            chooser = self._query_chooser()
+            queries = chooser.choose(histories)
+            aligned = standardise_rows(chooser.intent_item_scores(queries))
+            intent[:, :m] = np.nan_to_num(aligned)[:, :m]
             flat = [q for row in queries for q in row]
             owner = np.repeat(np.arange(n_users), [len(row) for row in queries])
             index_in_row = np.concatenate([np.arange(len(r)) for r in queries] or [np.zeros(0)])
@@ -546,6 +578,7 @@ class OneFeedPolicy(Policy):
             model_z,
             sid_feature,
             expansion,
+            intent,
         ]
         available = self.context.catalog.available[None, :]
         score = np.where(candidate & available, self.ranker.score(features), -np.inf)
@@ -601,8 +634,9 @@ class OneFeedPolicy(Policy):
         """The query selection of the current model, profiles and query statistics."""
         assert self.model is not None
         return QueryChooser(
-            self.model, self.content, self._good_queries, self._encode, self.options
-        )
+            self.model, self.content, self._good_queries, self._word_outcomes, self._encode,
+            self.options,
+        )  # fmt: skip
 
     def health_metrics(self) -> dict[str, float]:
         """Generative-model health after the last update (recorded by the run loop)."""

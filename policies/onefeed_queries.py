@@ -31,6 +31,8 @@ class QueryChooser:
         model: The fitted OneFeed model.
         content: The users' title profiles and the word space.
         good_queries: Recent typed queries that led to a search click, with weights.
+        word_outcomes: Per word, decayed ``[queries, successful queries]`` of the
+            logged queries containing it (typed or suggested).
         encode: Text to model-vocabulary word ids.
         options: The policy options (:class:`~policies.onefeed_policy.OneFeedPolicyConfig`).
     """
@@ -38,6 +40,7 @@ class QueryChooser:
     model: OneFeedModel
     content: ContentProfiles
     good_queries: dict[str, float]
+    word_outcomes: dict[str, list[float]]
     encode: Callable[[str], np.ndarray]
     options: Any
 
@@ -49,7 +52,8 @@ class QueryChooser:
         queries of everyone. Each is scored by its profile match plus
         ``query_align_weight`` times the SID-query alignment score (the query's text
         embedding against the SID embeddings of the user's engaged items, both in the
-        aligned space); the best distinct ones are kept.
+        aligned space) plus ``query_success_weight`` times its expected success
+        (:meth:`success_logit`), each z-scored per user; the best distinct ones are kept.
         """
         model, opts = self.model, self.options
         assert model is not None
@@ -80,19 +84,71 @@ class QueryChooser:
         for u, c in enumerate(cands):
             match[u, : len(c)] = np.stack([qvec[q] for q in c]) @ profiles[u]
         aligned = self.aligned_scores(histories, cands, width)
-        score = np.nan_to_num(standardise_rows(match), nan=-np.inf) + opts.query_align_weight * (
-            np.nan_to_num(standardise_rows(aligned))
+        success = {q: self.success_logit(q) for q in qvec}
+        expected = np.full((n_users, width), np.nan)
+        for u, c in enumerate(cands):
+            expected[u, : len(c)] = [success[q] for q in c]
+        score = (
+            np.nan_to_num(standardise_rows(match), nan=-np.inf)
+            + opts.query_align_weight * np.nan_to_num(standardise_rows(aligned))
+            + opts.query_success_weight * np.nan_to_num(standardise_rows(expected))
         )
         order = np.argsort(-score, axis=1, kind="stable")[:, : opts.n_queries]
         return [[cands[u][int(j)] for j in order[u] if j < len(cands[u])] for u in range(n_users)]
 
+    def success_logit(self, text: str, prior_queries: float = 5.0) -> float:
+        """Expected success of a query: mean smoothed success logit of its words.
+
+        A word's rate is ``(s + a p0) / (n + a)`` over the logged queries containing it
+        (``a = prior_queries``, ``p0`` the overall success rate); unseen words get ``p0``.
+        """
+        total = np.array(list(self.word_outcomes.values()) or [[0.0, 0.0]]).sum(axis=0)
+        p0 = (total[1] + 1.0) / (total[0] + 2.0)
+        logits = []
+        for word in dict.fromkeys(text.split()):
+            n, k = self.word_outcomes.get(word, (0.0, 0.0))
+            rate = (k + prior_queries * p0) / (n + prior_queries)
+            logits.append(np.log(rate / (1.0 - rate)))
+        return float(np.mean(logits)) if logits else float(np.log(p0 / (1.0 - p0)))
+
+    def sid_vectors(self) -> np.ndarray:
+        """Shape ``(n_items, d)`` unit SID embeddings of the items in the aligned space."""
+        p, codes = self.model.params, self.model.sids.codes
+        sid = sum(p[f"enc.C{lvl}"][codes[:, lvl]] for lvl in range(codes.shape[1])) @ p["aln.Ps"]
+        return sid / np.maximum(np.linalg.norm(sid, axis=1, keepdims=True), 1e-8)
+
+    def text_vectors(self, texts: list[str]) -> np.ndarray:
+        """Shape ``(len(texts), d)`` unit query-text embeddings in the aligned space."""
+        p = self.model.params
+        out = np.zeros((len(texts), p["aln.Pt"].shape[1]))
+        for j, q in enumerate(texts):
+            ids = self.encode(q)
+            if ids.size:
+                out[j] = p["qry.Wemb"][ids].mean(axis=0) @ p["aln.Pt"]
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-8)
+
+    def intent_item_scores(self, queries: list[list[str]]) -> np.ndarray:
+        """Shape ``(n_users, n_items)`` aligned cosine of each user's queries and each SID.
+
+        A user's intent vector is the normalised mean of their chosen queries' aligned
+        text embeddings (zero without queries); every item is scored by the cosine of
+        its aligned SID embedding with it. Only the SID–query alignment objective makes
+        this informative: without it the two projections are unrelated.
+        """
+        sid = self.sid_vectors()
+        texts = sorted({q for row in queries for q in row})
+        vec = self.text_vectors(texts)
+        where = {q: j for j, q in enumerate(texts)}
+        intent = np.zeros((len(queries), sid.shape[1]))
+        for u, row in enumerate(queries):
+            if row:
+                intent[u] = vec[[where[q] for q in row]].mean(axis=0)
+        intent /= np.maximum(np.linalg.norm(intent, axis=1, keepdims=True), 1e-8)
+        return intent @ sid.T
+
     def aligned_scores(self, histories: list, cands: list[list[str]], width: int) -> np.ndarray:
         """Cosine, in the alignment space, of each candidate query and the user's SIDs."""
-        model = self.model
-        assert model is not None and model.sids is not None
-        p, codes = model.params, model.sids.codes
-        sid = sum(p[f"enc.C{lvl}"][codes[:, lvl]] for lvl in range(codes.shape[1])) @ p["aln.Ps"]
-        sid /= np.maximum(np.linalg.norm(sid, axis=1, keepdims=True), 1e-8)
+        sid = self.sid_vectors()
         user = np.zeros((len(histories), sid.shape[1]))
         for u, h in enumerate(histories):
             pos = h.positive_items()
@@ -101,12 +157,7 @@ class QueryChooser:
                 user[u] = sid[pos].sum(axis=0)
         user /= np.maximum(np.linalg.norm(user, axis=1, keepdims=True), 1e-8)
         texts = sorted({q for c in cands for q in c})
-        text_vec = np.zeros((len(texts), sid.shape[1]))
-        for j, q in enumerate(texts):
-            ids = self.encode(q)
-            if ids.size:
-                text_vec[j] = p["qry.Wemb"][ids].mean(axis=0) @ p["aln.Pt"]
-        text_vec /= np.maximum(np.linalg.norm(text_vec, axis=1, keepdims=True), 1e-8)
+        text_vec = self.text_vectors(texts)
         where = {q: j for j, q in enumerate(texts)}
         out = np.full((len(histories), width), np.nan)
         for u, c in enumerate(cands):

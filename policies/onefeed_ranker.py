@@ -2,14 +2,16 @@
 
 Every candidate item of a user has a few ranking features (see :data:`FEATURES`): the
 user's title-profile cosine, the item's recent clicks and examined click rate, the
-OneFeed model's state-item score, the SID log-probability of beam items, and whether
-the item came from search expansion. The ranker scores a candidate by a weighted sum
-of its features. The weights start at hand-set values and, once enough feedback has
-been logged, are refitted after every episode by an L2-regularised logistic
-regression of *click versus skip* over the examined feed impressions of the last few
-episodes, the features being those the policy saw when it served the item. The model
-and its ranking stage thus learn from the same implicit feedback, and a feature that
-does not predict clicks (for example an undertrained model score) loses its weight.
+OneFeed model's state-item score, the SID log-probability of beam items, whether the
+item came from search expansion, and the aligned cosine of the item's SID with the
+user's generated queries (the SID–query alignment at work). The ranker scores a
+candidate by a weighted sum of its features. The weights start at hand-set values
+and, once enough feedback has been logged, are refitted after every episode by an
+L2-regularised logistic regression of *click versus skip* over the examined feed
+impressions of the last few episodes, the features being those the policy saw when
+it served the item. The model and its ranking stage thus learn from the same implicit
+feedback, and a feature that does not predict clicks (for example an undertrained
+model score) loses its weight.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ from scipy.special import expit, log_expit
 __all__ = ["FEATURES", "LearnedRanker", "served_feature_rows"]
 
 #: Ranking features, in the column order of every feature array.
-FEATURES: tuple[str, ...] = ("profile", "popularity", "quality", "model", "sid", "expansion")
+FEATURES: tuple[str, ...] = (
+    "profile",
+    "popularity",
+    "quality",
+    "model",
+    "sid",
+    "expansion",
+    "intent",
+)
 
 
 def served_feature_rows(

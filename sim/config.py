@@ -224,6 +224,22 @@ class ChoiceConfig(_Frozen):
         description="Weight of satiation with the item's topics, subtracted from the "
         "utility (utility units per unit satiation).",
     )
+    idiosyncratic_sd: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Standard deviation of each user's idiosyncratic taste for each item, "
+        "a normal draw fixed for the run and added to the utility; 0 turns it off "
+        "(utility units).",
+    )
+    repeat_penalty: float = Field(
+        3.0,
+        ge=0,
+        le=100,
+        description="Utility subtracted from an item the user has already consumed (feed or "
+        "search click); 0 lets users re-consume freely, a large value makes every item a "
+        "one-time consumption (utility units).",
+    )
 
 
 class DwellConfig(_Frozen):

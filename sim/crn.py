@@ -4,6 +4,8 @@ A user's ``k``-th session gap must be the same number under every policy, even t
 policies change how many sessions users have and when. A counter-based generator makes
 the draw a pure function of ``(stream key, user, counter)``: a SplitMix64 hash, computed
 vectorised with numpy's wrapping ``uint64`` arithmetic. No state, no ordering effects.
+The same hash gives fixed per-(user, item) normal draws (:func:`counter_normal`), e.g. a
+user's idiosyncratic taste for an item, without storing a users × items matrix.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import numpy as np
 
 from sim.rng import stable_key
 
-__all__ = ["counter_uniform", "stream_key"]
+__all__ = ["counter_normal", "counter_uniform", "stream_key"]
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
@@ -59,3 +61,24 @@ def counter_uniform(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         x = _mix(key ^ (a64 * _GOLDEN))
         x = _mix(x + (b64 + np.uint64(1)) * _GOLDEN)
     return ((x >> _S11).astype(np.float64) + 0.5) / float(1 << 53)
+
+
+def counter_normal(key: np.uint64, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Standard normal draws, a pure function of ``(key, a, b)`` (Box–Muller).
+
+    ``z = sqrt(-2 ln U1) cos(2 pi U2)`` with ``U1 = counter_uniform(key, a, 2 b)`` and
+    ``U2 = counter_uniform(key, a, 2 b + 1)``; both uniforms are in ``(0, 1)``, so ``z``
+    is finite. Used for fixed per-(user, item) draws: ``a`` users, ``b`` items.
+
+    Args:
+        key: Stream key from :func:`stream_key`.
+        a: Non-negative integer array, e.g. user ids.
+        b: Non-negative integer array broadcastable with ``a``, e.g. item ids.
+
+    Returns:
+        float64 array of the broadcast shape.
+    """
+    b2 = 2 * np.asarray(b).astype(np.int64)
+    u1 = counter_uniform(key, a, b2)
+    u2 = counter_uniform(key, a, b2 + 1)
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)

@@ -20,7 +20,10 @@ class GroundTruthView:
     """True expected utilities of items for users, as the choice model computes them.
 
     ``v(u, i) = w_aff · cos(interests_u, topics_i) + w_q · quality_i
-    − w_sat · topics_i · satiation_u(t)``, with satiation decayed to time ``t``.
+    − w_sat · topics_i · satiation_u(t) + eps_ui − repeat_penalty · c_ui``, with
+    satiation decayed to time ``t``, ``eps_ui`` the user's fixed idiosyncratic taste for
+    the item and ``c_ui`` whether the user already consumed it
+    (``Population.user_item_utility``; both 0 by default).
 
     Args:
         config: World configuration (choice weights, satiation half-life).
@@ -53,8 +56,11 @@ class GroundTruthView:
         dt = np.maximum(time_s - pop.satiation_time_s[users], 0.0)
         satiation = pop.satiation[users] * np.exp2(-dt / half_life_s)[:, None]
         choice = cfg.choice
-        return (
+        util = (
             choice.affinity_weight * cos
             + choice.quality_weight * cat.quality[None, :].astype(np.float64)
             - choice.satiation_weight * (satiation @ cat.topics.T.astype(np.float64))
         )
+        if pop.has_user_item_terms:
+            util += pop.user_item_utility(users[:, None], np.arange(cat.n_items)[None, :])
+        return util

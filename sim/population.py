@@ -9,10 +9,58 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import WorldConfig
+from sim.crn import counter_normal
 
-__all__ = ["Population"]
+__all__ = ["ConsumedPairs", "Population"]
 
 SECONDS_PER_DAY = 86_400.0
+_KEY_SPAN = np.int64(1 << 32)  # key of a (user, item) pair: user * span + item
+
+
+class ConsumedPairs:
+    """A set of (user, item) pairs, as sorted keys ``user * 2^32 + item``.
+
+    Two sorted arrays: a large ``keys`` (distinct) and a small ``recent`` that new
+    pairs are merged into (cost ``O(len(recent))`` per insert, repeats allowed);
+    ``recent`` is folded into ``keys`` once it holds ``merge_every`` keys, so the large
+    copy happens rarely.
+    Membership is a vectorised binary search in both. Storage grows with the number
+    of distinct consumed pairs, never with users × items.
+
+    Args:
+        merge_every: Size of ``recent`` that triggers folding it into ``keys``.
+    """
+
+    def __init__(self, merge_every: int = 4096) -> None:
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.recent = np.zeros(0, dtype=np.int64)
+        self.merge_every = int(merge_every)
+
+    def __len__(self) -> int:
+        return int(self.keys.shape[0] + np.setdiff1d(self.recent, self.keys).shape[0])  # unique
+
+    def add(self, users: np.ndarray, items: np.ndarray) -> None:
+        """Insert the pairs ``(users[j], items[j])`` (repeats are kept once)."""
+        new = np.asarray(users, np.int64) * _KEY_SPAN + np.asarray(items, np.int64)
+        if new.size == 0:
+            return
+        self.recent = np.sort(np.concatenate([self.recent, new.ravel()]))  # repeats harmless
+        if self.recent.shape[0] >= self.merge_every:
+            self.keys = np.union1d(self.keys, self.recent)
+            self.recent = np.zeros(0, dtype=np.int64)
+
+    def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Bool array of the broadcast shape: whether each pair was inserted."""
+        query = np.asarray(users, np.int64) * _KEY_SPAN + np.asarray(items, np.int64)
+        return _in_sorted(self.keys, query) | _in_sorted(self.recent, query)
+
+
+def _in_sorted(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:
+    """Whether each element of ``query`` is in ``sorted_keys`` (binary search)."""
+    if sorted_keys.size == 0:
+        return np.zeros(query.shape, dtype=bool)
+    idx = np.minimum(np.searchsorted(sorted_keys, query), sorted_keys.shape[0] - 1)
+    return sorted_keys[idx] == query
 
 
 class Population:
@@ -34,15 +82,35 @@ class Population:
         next_start_s: Shape ``(n_users,)`` float64 start time of the next session.
         clock_s: Shape ``(n_users,)`` float64, each user's own clock (the time of
             their next request).
+        idiosyncratic_sd: ``choice.idiosyncratic_sd``, the scale of the users'
+            idiosyncratic tastes (:meth:`idiosyncratic_utility`).
+        repeat_penalty: ``choice.repeat_penalty``, subtracted from the utility of an
+            item the user already consumed (:meth:`user_item_utility`).
+        consumed: The consumed (user, item) pairs, kept only when ``repeat_penalty > 0``.
     """
 
-    def __init__(self, cfg: WorldConfig, rng: np.random.Generator) -> None:
+    def __init__(
+        self, cfg: WorldConfig, rng: np.random.Generator, taste_key: np.uint64 | None = None
+    ) -> None:
         """Draw every user's latent attributes.
 
         Args:
-            cfg: World configuration (uses ``users`` and ``catalog.n_topics``).
+            cfg: World configuration (uses ``users``, ``catalog.n_topics`` and
+                ``choice.idiosyncratic_sd``).
             rng: The ``population`` stream.
+            taste_key: Counter-stream key of the idiosyncratic tastes (the
+                ``"taste"`` stream of the run's seed); needed only when
+                ``choice.idiosyncratic_sd > 0``.
+
+        Raises:
+            ValueError: If ``choice.idiosyncratic_sd > 0`` and ``taste_key`` is ``None``.
         """
+        self.idiosyncratic_sd = float(cfg.choice.idiosyncratic_sd)
+        self.repeat_penalty = float(cfg.choice.repeat_penalty)
+        self.consumed = ConsumedPairs() if self.repeat_penalty > 0 else None
+        if self.idiosyncratic_sd > 0 and taste_key is None:
+            raise ValueError("choice.idiosyncratic_sd > 0 needs a taste_key")
+        self._taste_key = taste_key
         u = cfg.users
         n, k = u.n_users, cfg.catalog.n_topics
         self.n_users = n
@@ -77,6 +145,47 @@ class Population:
         self.pending_query_id = np.full(n, -1, dtype=np.int64)
         self.pending_query: dict[int, str] = {}
 
+    def idiosyncratic_utility(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Each user's fixed idiosyncratic taste for each item, ``eps_ui ~ N(0, sd^2)``.
+
+        ``eps_ui = idiosyncratic_sd * counter_normal(taste_key, u, i)``: a pure function of
+        the run's seed and the pair, the same at every call and under every policy,
+        computed on demand (no users × items matrix is stored). Zeros when the sd is 0.
+
+        Args:
+            users: Integer array of user ids.
+            items: Integer array of item ids, broadcastable with ``users``.
+
+        Returns:
+            float64 array of the broadcast shape.
+        """
+        if self.idiosyncratic_sd <= 0:
+            return np.zeros(np.broadcast_shapes(np.shape(users), np.shape(items)))
+        return self.idiosyncratic_sd * counter_normal(self._taste_key, users, items)
+
+    @property
+    def has_user_item_terms(self) -> bool:
+        """Whether :meth:`user_item_utility` can be non-zero (either term switched on)."""
+        return self.idiosyncratic_sd > 0 or self.repeat_penalty > 0
+
+    def user_item_utility(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """The user-item-specific part of the utility: ``eps_ui − repeat_penalty · c_ui``.
+
+        ``eps_ui`` is :meth:`idiosyncratic_utility`; ``c_ui`` is 1 if user ``u`` has
+        already consumed item ``i`` (feed or search click), else 0.
+
+        Args:
+            users: Integer array of user ids.
+            items: Integer array of item ids, broadcastable with ``users``.
+
+        Returns:
+            float64 array of the broadcast shape.
+        """
+        out = self.idiosyncratic_utility(users, items)
+        if self.consumed is not None:
+            out = out - self.repeat_penalty * self.consumed.contains(users, items)
+        return out
+
     def open_sessions(self, users: np.ndarray, session_ids: np.ndarray, max_refs: int) -> None:
         """Reset the per-session counters of ``users`` (shape ``(n,)``)."""
         self.session_id[users] = session_ids
@@ -101,19 +210,31 @@ class Population:
         self.satiation_time_s[users] = np.maximum(self.satiation_time_s[users], time_s)
 
     def consume(
-        self, users: np.ndarray, item_topics: np.ndarray, increment: float, rate: float
+        self,
+        users: np.ndarray,
+        item_topics: np.ndarray,
+        increment: float,
+        rate: float,
+        items: np.ndarray | None = None,
     ) -> None:
         """Satiation and endogenous drift after consuming one item each.
 
         ``S_u += increment * theta_i`` and ``I_u <- (1 - rate) I_u + rate * theta_i``;
-        the change of ``I_u`` is added to ``drift_endogenous``.
+        the change of ``I_u`` is added to ``drift_endogenous``. The pairs are recorded
+        in :attr:`consumed` when it is kept.
 
         Args:
             users: Shape ``(n,)`` distinct user ids.
             item_topics: Shape ``(n, n_topics)`` topic vectors of the consumed items.
             increment: Satiation per click.
             rate: Endogenous drift rate per click.
+            items: Shape ``(n,)`` the consumed item ids (needed when
+                ``repeat_penalty > 0``).
         """
+        if self.consumed is not None:
+            if items is None:
+                raise ValueError("consume() needs the item ids when repeat_penalty > 0")
+            self.consumed.add(users, items)
         theta = item_topics.astype(np.float64)
         self.satiation[users] += increment * theta
         old = self.interests[users]

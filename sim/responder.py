@@ -182,6 +182,8 @@ class Responder(SearchFlowMixin):
         ch = cfg.choice
         util = ch.affinity_weight * aff + ch.quality_weight * cat.quality[slates]
         util -= ch.satiation_weight * sat
+        if pop.has_user_item_terms:
+            util += pop.user_item_utility(users[:, None], slates)
         rng = self.rng.browse
         examined = rng.random((n, size)) < self.exam_prob[None, :]
         choice = sample_choice(
@@ -220,7 +222,11 @@ class Responder(SearchFlowMixin):
 
         users_c = users[rows_c]
         pop.consume(
-            users_c, cat.topics[items_c], cfg.satiation.increment, cfg.drift.endogenous_rate
+            users_c,
+            cat.topics[items_c],
+            cfg.satiation.increment,
+            cfg.drift.endogenous_rate,
+            items_c,
         )
         pop.feed_pages[users] += 1
         pop.feed_clicks[users_c] += 1

@@ -70,10 +70,12 @@ class SearchFlowMixin:
         Rank 0 is examined; rank ``r + 1 < cascade_depth`` is examined if rank ``r`` was
         examined, not clicked, and the user went on (``cascade_continue_prob``). An
         examined result is clicked with probability
-        ``sigmoid(w_rel * rel + w_q * quality - threshold)`` (at least
+        ``sigmoid(w_rel * rel + w_q * quality + eps_ui - threshold)`` (at least
         ``known_item_click_prob`` for the known item), ``rel`` the cosine between the
         result's topics and the intent (the topic's unit vector or the known item's
-        topics). The first click ends the cascade.
+        topics), ``eps_ui`` the user-item term of
+        :meth:`~sim.population.Population.user_item_utility` (idiosyncratic taste minus
+        the repeat penalty; 0 by default). The first click ends the cascade.
 
         Returns:
             ``(action, resume_s)``, shapes ``(n,)``.
@@ -110,8 +112,10 @@ class SearchFlowMixin:
             rel[known] = np.einsum("nsk,nk->ns", theta[known], tv) / (
                 norm[known] * cat.topic_norm[target[known]][:, None]
             )
-        p = sigmoid(ic.relevance_weight * rel + cfg.choice.quality_weight * cat.quality[safe]
-                    - ic.relevance_threshold)  # fmt: skip
+        logit = ic.relevance_weight * rel + cfg.choice.quality_weight * cat.quality[safe]
+        if pop.has_user_item_terms:
+            logit += pop.user_item_utility(users[:, None], safe)
+        p = sigmoid(logit - ic.relevance_threshold)
         p = np.where(shown == target[:, None], np.maximum(p, ic.known_item_click_prob), p)
         rng = self.rng.search
         # Cascade: rank 0 is examined; rank r+1 only if rank r was examined, not
@@ -144,7 +148,11 @@ class SearchFlowMixin:
                origin=int(Provenance.SEARCH))  # fmt: skip
         pop.decay_satiation(users_c, t0[rows_c], cfg.satiation.half_life_days)
         pop.consume(
-            users_c, cat.topics[items_c], cfg.satiation.increment, cfg.drift.endogenous_rate
+            users_c,
+            cat.topics[items_c],
+            cfg.satiation.increment,
+            cfg.drift.endogenous_rate,
+            items_c,
         )
         pop.search_clicks[users_c] += 1
 

@@ -283,8 +283,9 @@ def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
     catalog = Catalog(config.catalog, vocab, streams.get("catalog/items"))
     # 3. Search engine over the available items' titles.
     index = BM25Index(catalog.titles, catalog.available)
-    # 4. Users, and their first session starts (counter-based, policy-independent).
-    population = Population(config, streams.get("population"))
+    # 4. Users (idiosyncratic tastes: counter stream "taste"), and their first session
+    #    starts (counter-based, policy-independent).
+    population = Population(config, streams.get("population"), stream_key(seed, "taste"))
     arrivals_key = stream_key(seed, "arrivals")
     users = np.arange(population.n_users)
     first_u = counter_uniform(arrivals_key, users, np.zeros_like(users))

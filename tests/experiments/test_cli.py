@@ -198,7 +198,7 @@ def test_check_ok(runner, write_scenario, tiny_yaml):
     lines = result.stdout.splitlines()
     assert lines[0] == f"ok: {path}: tiny-v1, 3 episodes, policy popularity, seed 3"
     assert lines[1].endswith(
-        "quickstart.yaml: quickstart-v1, 14 episodes, policy popularity, seed 0"
+        "quickstart.yaml: quickstart-v1, 14 episodes, policy onefeed, seed 0"
     )
 
 

@@ -34,7 +34,8 @@ def test_quickstart_is_what_it_says():
     assert scenario.world.episode_length_days == 1.0
     assert scenario.world.users.n_users == 1000
     assert scenario.world.catalog.n_items == 2000
-    assert scenario.policy.name == "popularity"
+    assert scenario.policy.name == "onefeed"
+    assert scenario.allow_ground_truth  # so `oracle` can be compared on it
 
 
 def test_scenarios_doc_is_up_to_date():

@@ -61,7 +61,7 @@ def test_consumption_raises_satiation_and_drifts_interests():
     theta = np.zeros((1, 8), dtype=np.float32)
     theta[0, 3] = 1.0
     before = pop.interests[0].copy()
-    pop.consume(np.array([0]), theta, increment=0.3, rate=0.1)
+    pop.consume(np.array([0]), theta, increment=0.3, rate=0.1, items=np.array([0]))
     # I' = 0.9 I + 0.1 e_3 ; S' = 0.3 e_3
     expected = 0.9 * before + 0.1 * theta[0]
     assert pop.interests[0] == pytest.approx(expected)

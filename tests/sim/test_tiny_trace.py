@@ -32,6 +32,8 @@ CONFIG = {
     "feed": {"slate_size": 3},
     "intent": {"results_k": 3, "cascade_depth": 3},
     "episode_length_days": 0.3,
+    # The trace predates the repeat penalty (default 3.0) and pins re-consumption off.
+    "choice": {"repeat_penalty": 0.0},
 }
 
 # (time_s, user_id, session_id, event, item_id, position, dwell_s, query_id, query, origin)
