@@ -49,7 +49,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from onefeed import FeedbackLog, OneFeedConfig, OneFeedModel
+from onefeed import BehaviourSequence, FeedbackLog, OneFeedConfig, OneFeedModel
 from onefeed.encoder import item_vectors
 from onefeed.losses import log_softmax
 from onefeed.text import tokenize
@@ -315,7 +315,7 @@ class OneFeedPolicy(Policy):
         length = min(self.options.list_len, popular.shape[0])
         available = self.context.catalog.available
         n_users = self.context.n_users
-        consumed = self.histories.consumed
+        consumed, recent = self.histories.consumed, self.histories.sequences
         out_items = np.empty((n_users, length), dtype=np.int64)
         out_origin = np.full((n_users, length), int(Provenance.UNKNOWN), dtype=np.int8)
         out_query = np.full((n_users, length), -1, dtype=np.int64)
@@ -323,7 +323,7 @@ class OneFeedPolicy(Policy):
             row = items[user]
             ok = (row >= 0) & (row < available.shape[0])
             ok[ok] &= available[row[ok]]
-            ok &= ~np.isin(row, histories[user].items) & ~np.isin(row, consumed[user])
+            ok &= ~np.isin(row, recent[user].items) & ~np.isin(row, consumed[user])
             cols = np.flatnonzero(ok)
             _, first = np.unique(row[cols], return_index=True)
             cols = cols[np.sort(first)][:length]
@@ -332,10 +332,10 @@ class OneFeedPolicy(Policy):
             out_origin[user, :n_model] = origin[user, cols]
             out_query[user, :n_model] = query_of[user, cols]
             if n_model < length:
-                fresh = ~np.isin(popular, row[cols]) & ~np.isin(popular, consumed[user])
-                fill = popular[fresh][: length - n_model]
-                if fill.shape[0] < length - n_model:  # the user consumed nearly everything
-                    fill = popular[~np.isin(popular, row[cols], assume_unique=True)]
+                unused = ~np.isin(popular, row[cols])
+                fresh = unused & ~np.isin(popular, consumed[user])
+                # Consumed items only if the user has consumed nearly everything, last.
+                fill = np.concatenate([popular[fresh], popular[unused & ~fresh]])
                 out_items[user, n_model:] = fill[: length - n_model]
         return ServedLists(out_items, out_origin, out_query, queries, histories)
 
@@ -440,7 +440,7 @@ class OneFeedPolicy(Policy):
                 self._fit(sequences, stage="rebuild")
                 self.health.record_rebuild(old_codes, self.model.sids.codes)
         elif feedback is not None:
-            feedback, replay = self._training_budget(feedback, sequences)
+            feedback, replay = self._training_budget(feedback, self._known_to_model(sequences))
             self.model.self_enhance(feedback, replay=replay, epochs=opts.enhance_epochs, ignore=0.0)
             self.health.record_labels(feedback, self.model.sids.codes)
         self._cursor[:] = 0
@@ -478,6 +478,20 @@ class OneFeedPolicy(Policy):
             w: [n * decay, k * decay] for w, (n, k) in self._word_outcomes.items() if n > 0.05
         }
 
+    def _known_to_model(self, sequences: list[BehaviourSequence]) -> list[BehaviourSequence]:
+        """``sequences`` with items the model was not fitted on (newer items) as ``-1``.
+
+        The model's item tables cover the catalogue of its last fit; behaviour on later
+        items keeps its event type but reads as "no item" until the next rebuild.
+        """
+        assert self.model is not None
+        n = self.model.n_items
+        return [
+            s if not (s.items >= n).any()
+            else BehaviourSequence(np.where(s.items >= n, -1, s.items), s.types, s.query_words)
+            for s in sequences
+        ]  # fmt: skip
+
     def _training_budget(self, feedback: FeedbackLog, sequences: list) -> tuple:
         """Cap a self-enhancement round at about ``enhance_budget`` examples.
 
@@ -486,11 +500,14 @@ class OneFeedPolicy(Policy):
         replay of ``replay_users`` random active users' sequences (against forgetting).
         """
         opts, rng = self.options, self._train_rng
+        assert self.model is not None
+        n_model = self.model.n_items
         kept, n_rows = [], 0
         for r in rng.permutation(len(feedback.users)):
             uf = feedback.users[int(r)]
-            pos = np.flatnonzero(uf.clicked | uf.long_dwell)
-            neg = np.flatnonzero(uf.skipped & ~(uf.clicked | uf.long_dwell))
+            known = uf.shown_items < n_model  # items after the last fit have no SIDs yet
+            pos = np.flatnonzero((uf.clicked | uf.long_dwell) & known)
+            neg = np.flatnonzero(uf.skipped & ~(uf.clicked | uf.long_dwell) & known)
             neg = neg[: opts.negatives_per_user]
             cols = np.sort(np.concatenate([pos, neg]))
             rows = cols.size + len(uf.query_result_clicks) + len(uf.shown_queries)
@@ -499,6 +516,7 @@ class OneFeedPolicy(Policy):
             kept.append(replace(
                 uf, shown_items=uf.shown_items[cols], clicked=uf.clicked[cols],
                 long_dwell=uf.long_dwell[cols], skipped=uf.skipped[cols],
+                query_result_clicks=[(q, i) for q, i in uf.query_result_clicks if i < n_model],
             ))  # fmt: skip
             n_rows += rows
             if n_rows >= opts.enhance_budget:
@@ -525,7 +543,7 @@ class OneFeedPolicy(Policy):
         model, opts = self.model, self.options
         assert model is not None
         n_users, n_items = self.context.n_users, self.context.catalog.n_items
-        histories = list(self.histories.sequences)
+        histories = self._known_to_model(self.histories.sequences)
         self._item_vecs = item_vectors(model.params, model.sids.codes)
         self._states = model.user_states(histories)
         sid_items, feats = model.candidate_features(histories, opts.beam, exclude_history=True)
