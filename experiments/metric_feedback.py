@@ -1,10 +1,11 @@
 """Feedback-loop metrics: drift of interests, homogenisation, concentration, calibration.
 
 Registered here: ``interest_drift_js_bits``, ``interest_drift_endogenous``,
-``interest_drift_exogenous``, ``homogenisation_jaccard``, ``click_gini``,
-``intra_list_diversity``, ``calibration_kl``, ``novelty_bits``, ``rec_popularity_rel``
-and ``welfare`` (``interest_drift``, ``interest_entropy_nats``, ``catalog_coverage`` and
-``impression_gini`` live in :mod:`experiments.metrics`). Metrics needing latent item
+``interest_drift_exogenous``, ``homogenisation_jaccard``, ``homogenisation_overlap``,
+``click_gini``, ``intra_list_diversity``, ``calibration_kl``, ``novelty_bits``,
+``rec_popularity_rel`` and ``welfare`` (``interest_drift``, ``interest_entropy_nats``,
+``catalog_coverage`` and ``impression_gini`` live in :mod:`experiments.metrics`; the
+cumulative Ginis in :mod:`experiments.metric_popularity`). Metrics needing latent item
 topics or ground truth return ``NaN`` when the context lacks them. The versions
 relative to the ``oracle`` run are computed from two runs' values by
 :func:`relative_to_reference`. Definitions: ``docs/metrics.md``.
@@ -174,6 +175,50 @@ def homogenisation_jaccard(events: pd.DataFrame, context: MetricContext) -> floa
     items = events.loc[clicked, "item_id"].to_numpy(dtype=np.int64)
     keep = items >= 0
     return mean_pairwise_jaccard(users[keep], items[keep], homogenisation_rng(context.episode))
+
+
+def mean_pairwise_overlap(users: np.ndarray, items: np.ndarray) -> float:
+    """Mean over pairs of distinct users of ``p_u · p_v`` (consumption overlap).
+
+    ``p_u`` is user ``u``'s consumption shares over items (repeats count). Over the
+    ``m`` users who consumed something, the mean over all ``m (m − 1) / 2`` pairs is
+    ``(|Σ_u p_u|² − Σ_u |p_u|²) / (m (m − 1))``, exact in ``O(consumptions)``. It is the
+    probability that a random consumption of one user and a random consumption of
+    another are the same item; if each user's consumptions are independent draws from
+    their own distribution ``π_u``, its expectation is ``π_u · π_v`` whatever the number
+    of consumptions, unlike a Jaccard index, which grows with the sets' sizes. Example:
+    ``{1, 2}``, ``{2, 3}``, ``{3}`` give pair products ``1/4, 0, 1/2``: mean ``1/4``.
+
+    Args:
+        users: Shape ``(n,)`` user of each consumption.
+        items: Shape ``(n,)`` item of each consumption.
+
+    Returns:
+        The mean in [0, 1]; ``NaN`` with fewer than two users.
+    """
+    users = np.asarray(users, np.int64)
+    items = np.asarray(items, np.int64)
+    if users.size == 0:
+        return float("nan")
+    u_ids, u_idx = np.unique(users, return_inverse=True)
+    m = u_ids.shape[0]
+    if m < 2:
+        return float("nan")
+    pairs, counts = np.unique(np.stack([u_idx, items]), axis=1, return_counts=True)
+    shares = counts / np.bincount(u_idx, minlength=m)[pairs[0]]
+    _, item_idx = np.unique(pairs[1], return_inverse=True)
+    total = np.bincount(item_idx, weights=shares)
+    return float(((total**2).sum() - (shares**2).sum()) / (m * (m - 1)))
+
+
+@metric("homogenisation_overlap")
+def homogenisation_overlap(events: pd.DataFrame, context: MetricContext) -> float:
+    """Mean over user pairs of the chance that a consumption of each is the same item."""
+    clicked = clicked_mask(events)
+    users = events.loc[clicked, "user_id"].to_numpy(dtype=np.int64)
+    items = events.loc[clicked, "item_id"].to_numpy(dtype=np.int64)
+    keep = items >= 0
+    return mean_pairwise_overlap(users[keep], items[keep])
 
 
 # ------------------------------------------------------------------ concentration

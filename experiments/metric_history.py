@@ -2,14 +2,15 @@
 
 Some metrics compare an episode with the past: the return gap needs each user's last
 session end, retention the users active in the previous episode, calibration each
-user's historical topic mix and novelty the items' past popularity. Instead of handing
-every past log to every metric, the run folds each finished episode into a small
-:class:`MetricHistory` (pure: :meth:`MetricHistory.advance` returns a new value).
+user's historical topic mix, novelty the items' past popularity and the cumulative
+Ginis the items' past clicks and impressions. Instead of handing every past log to
+every metric, the run folds each finished episode into a small :class:`MetricHistory`
+(pure: :meth:`MetricHistory.advance` returns a new value).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,8 @@ class MetricHistory:
             session end (``NaN``: no session yet).
         previous_active: Sorted user ids with a session in the previous episode
             (``None`` before the first episode).
+        item_impressions: Shape ``(n_items_seen,)`` int64, feed impressions per item in
+            past episodes (empty: none yet); items beyond its length have none.
     """
 
     episodes: int
@@ -40,6 +43,7 @@ class MetricHistory:
     user_topic_clicks: np.ndarray | None
     last_session_end_s: np.ndarray
     previous_active: np.ndarray | None
+    item_impressions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
     @classmethod
     def empty(cls, n_users: int, n_topics: int | None) -> MetricHistory:
@@ -59,10 +63,11 @@ class MetricHistory:
 
     def item_popularity(self, n_items: int) -> np.ndarray:
         """Past clicks per item, shape ``(n_items,)`` (zero-padded or truncated)."""
-        counts = np.zeros(n_items, dtype=np.int64)
-        m = min(n_items, self.item_clicks.shape[0])
-        counts[:m] = self.item_clicks[:m]
-        return counts
+        return _fit(self.item_clicks, n_items)
+
+    def item_exposure(self, n_items: int) -> np.ndarray:
+        """Past feed impressions per item, shape ``(n_items,)`` (zero-padded or truncated)."""
+        return _fit(self.item_impressions, n_items)
 
     def advance(self, events: pd.DataFrame, item_topics: np.ndarray | None) -> MetricHistory:
         """Fold one finished episode's log into the history.
@@ -94,10 +99,23 @@ class MetricHistory:
             idx = latest.index.to_numpy(dtype=np.int64)
             last_end[idx] = np.fmax(last_end[idx], latest.to_numpy())
         active = np.unique(events["user_id"].to_numpy(dtype=np.int64))
+        shown = events.loc[is_event(events, "impression"), "item_id"].to_numpy(dtype=np.int64)
+        shown = shown[shown >= 0]
+        n_shown = max(self.item_impressions.shape[0], int(shown.max()) + 1 if shown.size else 0)
+        impressions = self.item_exposure(n_shown) + np.bincount(shown, minlength=n_shown)
         return MetricHistory(
             episodes=self.episodes + 1,
             item_clicks=item_clicks,
             user_topic_clicks=topic_clicks,
             last_session_end_s=last_end,
             previous_active=active,
+            item_impressions=impressions,
         )
+
+
+def _fit(counts: np.ndarray, n: int) -> np.ndarray:
+    """``counts`` as int64 of length ``n``: zero-padded or truncated."""
+    out = np.zeros(n, dtype=np.int64)
+    m = min(n, counts.shape[0])
+    out[:m] = counts[:m]
+    return out

@@ -234,5 +234,6 @@ def tidy_metrics(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
 from experiments import (  # noqa: E402, F401
     metric_engagement,
     metric_feedback,
+    metric_popularity,
     metric_search,
 )

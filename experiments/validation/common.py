@@ -31,9 +31,24 @@ __all__ = [
     "one_sample_greater",
     "paired_greater",
     "run_arms",
+    "slope_greater",
     "slope_per_episode",
     "write_result",
 ]
+
+#: Standard deviation of every user's fixed idiosyncratic taste for each item
+#: (``choice.idiosyncratic_sd``, utility units): twice the spread of the shared quality
+#: term (0.5 · N(0, 1)), a quarter of the affinity weight (4).
+IDIOSYNCRATIC_SD = 1.0
+#: Utility subtracted from an item the user already consumed (``choice.repeat_penalty``):
+#: large enough (odds × e^-10) that every item is consumed at most once, as in the
+#: simulations of all three papers.
+REPEAT_PENALTY = 10.0
+#: Start-up shared by every arm: one episode of random recommendations, whose log each
+#: arm's policy is trained on before its first episode (Chaney et al.'s start-up
+#: period; Mansoury et al. start from existing, non-feedback data). Under common random
+#: numbers the warm-up episode is identical in every arm of a seed.
+WARMUP: dict[str, Any] = {"episodes": 1, "policy": "random"}
 
 #: Where the studies' figures go (small PNGs, referenced by docs/validation.md).
 FIGURES_DIR = Path(__file__).resolve().parents[2] / "docs" / "figures"
@@ -44,14 +59,18 @@ def base_world(**overrides: Any) -> dict[str, Any]:
 
     Users start with broad interests (concentration 1.0) and consumption moves them
     5% per click towards the clicked item (default 2%) with a weak exogenous walk, so
-    feedback-loop effects show within a dozen one-day episodes. ``overrides`` are merged
-    into the top-level sections (e.g. ``drift={"endogenous_rate": 0.1}``).
+    feedback-loop effects show within a dozen one-day episodes. As in the papers'
+    simulations, each user has an idiosyncratic taste for each item
+    (:data:`IDIOSYNCRATIC_SD`) and consumes an item at most once
+    (:data:`REPEAT_PENALTY`). ``overrides`` are merged into the top-level sections (e.g.
+    ``drift={"endogenous_rate": 0.1}``).
     """
     world: dict[str, Any] = {
         "episode_length_days": 1.0,
         "catalog": {"n_items": 400, "n_topics": 10},
         "users": {"n_users": 200, "interest_concentration": 1.0},
         "drift": {"endogenous_rate": 0.05, "exogenous_sd_per_day": 0.02},
+        "choice": {"idiosyncratic_sd": IDIOSYNCRATIC_SD, "repeat_penalty": REPEAT_PENALTY},
     }
     for key, value in overrides.items():
         world[key] = {**world.get(key, {}), **value} if isinstance(value, dict) else value
@@ -76,6 +95,7 @@ def run_arms(
     metrics: Sequence[str],
     out_dir: Path,
     log: Callable[..., None] = print,
+    warmup: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Run every (arm, seed) and return the tidy metrics of all runs.
 
@@ -88,6 +108,9 @@ def run_arms(
         metrics: Metric names computed per episode.
         out_dir: Parent of the run directories (``<arm>-seed<N>/``).
         log: Progress printer.
+        warmup: The scenario's ``warmup`` section shared by every arm (e.g.
+            ``{"episodes": 1, "policy": "random"}``: a start-up episode of random
+            recommendations whose log every arm's policy is then trained on), or ``None``.
 
     Returns:
         Columns ``arm, seed, episode, metric, value``.
@@ -97,12 +120,13 @@ def run_arms(
         for arm in arms:
             scenario = Scenario.model_validate(
                 {
-                    "id": f"validation-{study}-v1",
+                    "id": f"validation-{study}-v2",
                     "seed": int(seed),
                     "episodes": episodes,
                     "allow_ground_truth": arm.policy == "oracle",
                     "policy": {"name": arm.policy, "params": arm.params},
                     "world": world,
+                    **({"warmup": warmup} if warmup else {}),
                     "output": {"plots": False, "truth_snapshots": True, "metrics": list(metrics)},
                 }
             )
@@ -141,6 +165,26 @@ def per_seed(
     if episodes is not None:
         rows = rows[rows["episode"].isin(list(episodes))]
     return rows.pivot_table(index="seed", columns="arm", values="value", aggfunc="mean")
+
+
+def slope_greater(
+    slopes: pd.DataFrame, arm: str, control: str, metric: str, alpha: float = 0.05
+) -> TestResult:
+    """One-sided paired t-test that ``metric`` rises faster under ``arm`` than ``control``.
+
+    Args:
+        slopes: Per-run slopes from :func:`slope_per_episode` (seeds × arms).
+        arm: The arm claimed to rise faster.
+        control: The control arm (paired by seed).
+        metric: Metric name, for the claim's wording.
+        alpha: Significance level.
+    """
+    return paired_greater(
+        slopes[arm],
+        slopes[control],
+        f"slope of {metric}: {arm} > {control}",
+        alpha,
+    )
 
 
 def slope_per_episode(table: pd.DataFrame, metric: str, first_episode: int = 1) -> pd.DataFrame:
@@ -220,7 +264,11 @@ def paired_greater(a: pd.Series, b: pd.Series, claim: str, alpha: float = 0.05) 
 
 @dataclass
 class StudyResult:
-    """A study's statement, setup, tests and figure."""
+    """A study's statement, setup, tests and figure.
+
+    ``tests`` decide whether the statement holds; ``diagnostics`` are further tests
+    reported beside them (e.g. the same comparison on another metric) that do not.
+    """
 
     study: str
     statement: str
@@ -228,6 +276,7 @@ class StudyResult:
     tests: list[TestResult]
     figure: str | None = None
     summary: dict[str, Any] = field(default_factory=dict)
+    diagnostics: list[TestResult] = field(default_factory=list)
 
     @property
     def holds(self) -> bool:
@@ -243,17 +292,27 @@ class StudyResult:
             "",
             f"**Setup.** {self.setup}",
             "",
-            "| claim | n | mean | sd | d_z | t | p (one-sided) | holds |",
-            "|---|---|---|---|---|---|---|---|",
+            *_table(self.tests),
         ]
-        for t in self.tests:
-            lines.append(
-                f"| {t.claim} | {t.n} | {t.mean:.4g} | {t.sd:.3g} | {t.effect_size:.2f} | "
-                f"{t.statistic:.2f} | {t.p_value:.2g} | {'yes' if t.holds else 'no'} |"
-            )
+        if self.diagnostics:
+            lines += ["", "Diagnostics (reported, not part of the statement):", ""]
+            lines += _table(self.diagnostics)
         if self.figure:
             lines += ["", f"![{self.study}]({self.figure})"]
         return "\n".join(lines) + "\n"
+
+
+def _table(tests: Sequence[TestResult]) -> list[str]:
+    lines = [
+        "| claim | n | mean | sd | d_z | t | p (one-sided) | holds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in tests:
+        lines.append(
+            f"| {t.claim} | {t.n} | {t.mean:.4g} | {t.sd:.3g} | {t.effect_size:.2f} | "
+            f"{t.statistic:.2f} | {t.p_value:.2g} | {'yes' if t.holds else 'no'} |"
+        )
+    return lines
 
 
 def write_result(result: StudyResult, out_dir: Path) -> None:

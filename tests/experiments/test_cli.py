@@ -197,9 +197,7 @@ def test_check_ok(runner, write_scenario, tiny_yaml):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == f"ok: {path}: tiny-v1, 3 episodes, policy popularity, seed 3"
-    assert lines[1].endswith(
-        "quickstart.yaml: quickstart-v1, 14 episodes, policy onefeed, seed 0"
-    )
+    assert lines[1].endswith("quickstart.yaml: quickstart-v1, 14 episodes, policy onefeed, seed 0")
 
 
 def test_schema_stdout_and_file(runner, tmp_path):

@@ -8,6 +8,7 @@ from experiments.metric_feedback import (
     drift_split_per_user,
     homogenisation_rng,
     mean_pairwise_jaccard,
+    mean_pairwise_overlap,
     relative_to_reference,
 )
 from experiments.metric_history import MetricHistory
@@ -69,6 +70,32 @@ def values():
 def test_homogenisation(values):
     # J({1,2},{2,3}) = 1/3, J({1,2},{3}) = 0, J({2,3},{3}) = 1/2 -> mean 5/18
     assert values["homogenisation_jaccard"] == pytest.approx(5 / 18)
+
+
+def test_homogenisation_overlap(values):
+    # shares: user 0 {1: 1/2, 2: 1/2}, user 1 {2: 1/2, 3: 1/2}, user 2 {3: 1}
+    # pair products 1/4, 0, 1/2 -> mean 1/4
+    assert values["homogenisation_overlap"] == pytest.approx(0.25)
+
+
+def test_overlap_counts_repeats_and_does_not_grow_with_set_size():
+    # user 0 consumed item 1 twice and item 2 once: shares (2/3, 1/3); user 1 only item 1
+    assert mean_pairwise_overlap(np.array([0, 0, 0, 1]), np.array([1, 1, 2, 1])) == (
+        pytest.approx(2 / 3)
+    )
+    # 2 users drawing uniformly from 50 items: overlap ≈ 1/50 for 5 or 400 draws each,
+    # while the Jaccard index of their sets grows with the number of draws
+    rng = np.random.default_rng(0)
+    small, big = [], []
+    for _ in range(200):
+        for n, out in ((5, small), (400, big)):
+            users = np.repeat([0, 1], n)
+            items = rng.integers(0, 50, 2 * n)
+            out.append((mean_pairwise_overlap(users, items), mean_pairwise_jaccard(users, items)))
+    small_o, small_j = np.mean(small, axis=0)
+    big_o, big_j = np.mean(big, axis=0)
+    assert small_o == pytest.approx(0.02, abs=0.004) and big_o == pytest.approx(0.02, abs=0.001)
+    assert big_j > 5 * small_j
 
 
 def test_click_gini(values):

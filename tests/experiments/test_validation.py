@@ -1,7 +1,7 @@
 """Validation studies: the statistics helpers (fast) and one slow test per statement.
 
 The slow tests run each study for real (5 seeds, a few minutes each on 2 cores) and
-assert what docs/validation.md reports. A statement that does not reproduce is marked
+assert what docs/validation.md reports. A claim that does not reproduce is marked
 ``xfail(strict=True)`` with the reason, never weakened until it passes.
 """
 
@@ -17,6 +17,7 @@ from experiments.validation.common import (
     StudyResult,
     one_sample_greater,
     paired_greater,
+    slope_greater,
     slope_per_episode,
 )
 
@@ -57,30 +58,114 @@ def test_slope_per_episode_is_the_ols_slope():
     assert slopes.loc[0, "x"] == pytest.approx(2.0) and slopes.loc[1, "x"] == pytest.approx(-1.0)
 
 
+def test_slope_greater_pairs_slopes_by_seed():
+    slopes = pd.DataFrame({"a": [0.3, 0.5, 0.2], "ctl": [0.1, 0.1, 0.1]}, index=[0, 1, 2])
+    res = slope_greater(slopes, "a", "ctl", "m")
+    assert res.values == pytest.approx([0.2, 0.4, 0.1]) and res.claim == "slope of m: a > ctl"
+
+
+def test_study_markdown_separates_diagnostics():
+    holds = one_sample_greater([1.0, 2.0, 3.0], "tested claim")
+    fails = one_sample_greater([-1.0, -2.0, -3.0], "diagnostic claim")
+    result = StudyResult("s", "statement", "setup", [holds], diagnostics=[fails])
+    text = result.to_markdown()
+    assert result.holds  # a failing diagnostic does not decide the statement
+    assert text.index("tested claim") < text.index("Diagnostics") < text.index("diagnostic")
+
+
+def test_validation_world_has_the_papers_assumptions():
+    from experiments.config import Scenario
+    from experiments.validation.common import WARMUP, base_world
+
+    world = base_world(drift={"endogenous_rate": 0.1})
+    assert world["drift"] == {"endogenous_rate": 0.1, "exogenous_sd_per_day": 0.02}
+    choice = world["choice"]
+    assert choice["idiosyncratic_sd"] > 0 and choice["repeat_penalty"] >= 10
+    Scenario.model_validate(
+        {"id": "v-v1", "episodes": 3, "policy": "mf", "world": world, "warmup": WARMUP}
+    )
+
+
 def test_cli_rejects_bad_seeds(capsys):
     assert main(["chaney", "--seeds", "4-1"]) == 2
     assert "--seeds" in capsys.readouterr().err
 
 
-def _run(name: str, tmp_path) -> StudyResult:
+# ---------------------------------------------------------------- the statements (slow)
+# Each study runs once per session (5 seeds; about 5 minutes per study on 2 cores) and its
+# tests are asserted one by one: what reproduces is asserted (p < 0.05, right sign);
+# what does not is xfail(strict=True) with the reason, so a change that makes it
+# reproduce (or breaks what does) is noticed. Numbers and discussion: docs/validation.md.
+# ONEFEED_VALIDATION_DIR=DIR runs the studies in DIR (as `python -m experiments.validation
+# all --out DIR` does), reusing the finished runs of identical scenarios found there.
+SEEDS = range(5)
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
     import importlib
+    import os
+    from pathlib import Path
 
-    return importlib.import_module(STUDIES[name]).run(range(5), tmp_path)
+    results: dict[str, StudyResult] = {}
+    root = os.environ.get("ONEFEED_VALIDATION_DIR")
+
+    def get(name: str) -> StudyResult:
+        if name not in results:
+            out = Path(root) / name if root else tmp_path_factory.mktemp(name)
+            results[name] = importlib.import_module(STUDIES[name]).run(SEEDS, out)
+        return results[name]
+
+    return get
+
+
+def _claim(result: StudyResult, text: str):
+    (test,) = [t for t in result.tests if text in t.claim]
+    assert test.n == len(SEEDS)
+    return test
+
+
+def _holds(result: StudyResult, text: str) -> None:
+    test = _claim(result, text)
+    assert test.holds and test.p_value < 0.05 and test.mean > 0, result.to_markdown()
 
 
 @pytest.mark.slow
-def test_chaney_feedback_loop_homogenises(tmp_path):
-    result = _run("chaney", tmp_path)
-    assert result.holds, result.to_markdown()
+def test_chaney_retrained_mf_homogenises_more_than_the_oracle(study):
+    _holds(study("chaney"), "homogenisation_overlap: mf retrained > oracle")
 
 
 @pytest.mark.slow
-def test_jiang_exploitation_degenerates_interests(tmp_path):
-    result = _run("jiang", tmp_path)
-    assert result.holds, result.to_markdown()
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="not reproduced: the mf fitted once on the start-up episode and frozen "
+    "concentrates exposure on a fixed set of items and homogenises more than the "
+    "retrained mf (docs/validation.md)",
+)
+def test_chaney_retrained_mf_homogenises_more_than_trained_once(study):
+    _holds(study("chaney"), "homogenisation_overlap: mf retrained > mf-trained-once")
 
 
 @pytest.mark.slow
-def test_mansoury_popularity_bias_amplifies(tmp_path):
-    result = _run("mansoury", tmp_path)
-    assert result.holds, result.to_markdown()
+@pytest.mark.parametrize("claim", ["final interest entropy", "final endogenous drift"])
+def test_jiang_exploitation_degenerates_interests(study, claim):
+    _holds(study("jiang"), claim)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("metric", ["rec_popularity_rel", "impression_gini_cumulative"])
+def test_mansoury_popularity_recommender_amplifies_popularity_bias(study, metric):
+    _holds(study("mansoury"), f"slope of {metric}: popularity > random")
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="not reproduced: in this 400-item world with one-time consumption mf serves "
+    "ever less popular items as users exhaust the popular head (docs/validation.md)",
+)
+@pytest.mark.parametrize("metric", ["rec_popularity_rel", "impression_gini_cumulative"])
+def test_mansoury_mf_amplifies_popularity_bias(study, metric):
+    _holds(study("mansoury"), f"slope of {metric}: mf > random")
