@@ -24,13 +24,15 @@ __all__ = ["OraclePolicy"]
 class OraclePolicy(Policy):
     """Serves each user the available items of highest true utility (upper bound).
 
-    Search results are re-ranked by true utility too. Suggested queries are the title
+    Search results are ranked by the true probability that the searching user clicks
+    them for their current (latent) intent. Suggested queries are the title
     words whose items the user likes most (highest mean true utility of the available
     items whose title contains the word; words in fewer than ``min_word_items``
     available titles are never suggested), one word per query.
 
     Args:
-        min_word_items: Least number of available titles of a suggested word.
+        min_word_items: Least number of available titles of a suggested word (so
+            that its search fills the cascade: ``intent.cascade_depth`` is 10).
     """
 
     #: The application hands ground truth only to policies that declare this.
@@ -38,7 +40,7 @@ class OraclePolicy(Policy):
     #: Reports label this policy as an upper bound.
     is_upper_bound = True
 
-    def __init__(self, min_word_items: int = 3) -> None:
+    def __init__(self, min_word_items: int = 10) -> None:
         if min_word_items < 1:
             raise ValueError("oracle: min_word_items must be >= 1")
         self._truth: GroundTruthView | None = None
@@ -98,10 +100,11 @@ class OraclePolicy(Policy):
     def rank_search(self, batch: SearchBatch) -> np.ndarray:  # noqa: D102
         if len(batch) == 0:
             return batch.candidates
-        utilities = self._utilities(batch.user_ids, batch.time_s)
+        if self._truth is None:
+            self._utilities(batch.user_ids, batch.time_s)  # raises the explanatory error
+        assert self._truth is not None
         cand = batch.candidates
-        score = np.where(
-            cand >= 0, np.take_along_axis(utilities, np.maximum(cand, 0), axis=1), -np.inf
-        )
+        p = self._truth.search_click_probabilities(batch.user_ids, cand)
+        score = np.where(cand >= 0, p, -np.inf)
         order = np.argsort(-score, axis=1, kind="stable")
         return np.take_along_axis(cand, order, axis=1)

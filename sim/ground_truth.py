@@ -12,6 +12,7 @@ import numpy as np
 from sim.catalog import Catalog
 from sim.config import WorldConfig
 from sim.population import SECONDS_PER_DAY, Population
+from sim.search_flow import search_click_probabilities
 
 __all__ = ["GroundTruthView"]
 
@@ -64,3 +65,21 @@ class GroundTruthView:
         if pop.has_user_item_terms:
             util += pop.user_item_utility(users[:, None], np.arange(cat.n_items)[None, :])
         return util
+
+    def search_click_probabilities(self, user_ids: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """Probability that each searching user clicks each result if examined.
+
+        Uses the users' current (latent) search intents, exactly as the search flow
+        does (:func:`sim.search_flow.search_click_probabilities`).
+
+        Args:
+            user_ids: Shape ``(n,)`` users with a pending search.
+            items: Shape ``(n, s)`` candidate item ids (``-1``: none, probability 0).
+
+        Returns:
+            Shape ``(n, s)`` float64.
+        """
+        users = np.asarray(user_ids, dtype=np.int64)
+        return search_click_probabilities(
+            self._config, self._catalog, self._population, users, np.asarray(items)
+        )

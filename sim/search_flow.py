@@ -16,6 +16,9 @@ from sim.types import SearchBatch, SuggestBatch
 from sim.validation import validate_search, validate_suggestions
 
 if TYPE_CHECKING:
+    from sim.catalog import Catalog
+    from sim.config import WorldConfig
+    from sim.population import Population
     from sim.responder import Emitter
 
 __all__ = ["SearchFlowMixin"]
@@ -100,23 +103,9 @@ class SearchFlowMixin:
         depth = min(ic.cascade_depth, k)
         shown = ranked[:, :depth]
         valid = shown >= 0
-        safe = np.where(valid, shown, 0)
-        theta = cat.topics[safe]
-        norm = np.maximum(cat.topic_norm[safe], 1e-12)
         topic = pop.intent_topic[users]
         target = pop.intent_item[users]
-        known = target >= 0
-        rel = theta[np.arange(n), :, topic] / norm
-        if known.any():
-            tv = cat.topics[target[known]]
-            rel[known] = np.einsum("nsk,nk->ns", theta[known], tv) / (
-                norm[known] * cat.topic_norm[target[known]][:, None]
-            )
-        logit = ic.relevance_weight * rel + cfg.choice.quality_weight * cat.quality[safe]
-        if pop.has_user_item_terms:
-            logit += pop.user_item_utility(users[:, None], safe)
-        p = sigmoid(logit - ic.relevance_threshold)
-        p = np.where(shown == target[:, None], np.maximum(p, ic.known_item_click_prob), p)
+        p = search_click_probabilities(cfg, cat, pop, users, shown)
         rng = self.rng.search
         # Cascade: rank 0 is examined; rank r+1 only if rank r was examined, not
         # clicked, and the user went on (probability cascade_continue_prob).
@@ -292,3 +281,45 @@ class SearchFlowMixin:
         pop.queries[users_c] += 1
         action[rows_c] = _SEARCH
         resume[rows_c] = t_click
+
+
+def search_click_probabilities(
+    cfg: WorldConfig, cat: Catalog, pop: Population, users: np.ndarray, shown: np.ndarray
+) -> np.ndarray:
+    """Probability that each user clicks each result *if examined*, for their intent.
+
+    ``sigmoid(w_rel * rel + w_q * quality + eps_ui - threshold)``, at least
+    ``known_item_click_prob`` for the known item; ``rel`` is the cosine between the
+    result's topics and the user's current intent (see :meth:`SearchFlow.search`).
+
+    Args:
+        cfg: World configuration.
+        cat: The catalogue.
+        pop: The population (current intents and user-item terms).
+        users: Shape ``(n,)`` user ids with a pending search.
+        shown: Shape ``(n, s)`` result item ids (``-1`` for none: probability 0).
+
+    Returns:
+        Shape ``(n, s)`` float64.
+    """
+    ic = cfg.intent
+    n = users.shape[0]
+    valid = shown >= 0
+    safe = np.where(valid, shown, 0)
+    theta = cat.topics[safe]
+    norm = np.maximum(cat.topic_norm[safe], 1e-12)
+    topic = np.maximum(pop.intent_topic[users], 0)
+    target = pop.intent_item[users]
+    known = target >= 0
+    rel = theta[np.arange(n), :, topic] / norm
+    if known.any():
+        tv = cat.topics[target[known]]
+        rel[known] = np.einsum("nsk,nk->ns", theta[known], tv) / (
+            norm[known] * cat.topic_norm[target[known]][:, None]
+        )
+    logit = ic.relevance_weight * rel + cfg.choice.quality_weight * cat.quality[safe]
+    if pop.has_user_item_terms:
+        logit += pop.user_item_utility(users[:, None], safe)
+    p = sigmoid(logit - ic.relevance_threshold)
+    p = np.where(shown == target[:, None], np.maximum(p, ic.known_item_click_prob), p)
+    return np.where(valid, p, 0.0)

@@ -4,7 +4,7 @@ import pytest
 from policies import make_policy
 from sim.ground_truth import GroundTruthView
 from sim.search import tokenize
-from sim.types import SuggestBatch
+from sim.types import SearchBatch, SuggestBatch
 from tests.policies.conftest import feed_batch
 from tests.policies.test_conformance import tiny_world
 
@@ -57,3 +57,27 @@ def test_oracle_suggests_the_title_words_whose_items_the_user_likes_most():
 def test_oracle_rejects_a_nonpositive_word_floor():
     with pytest.raises(ValueError, match="min_word_items"):
         make_policy("oracle", min_word_items=0)
+
+
+def test_oracle_ranks_search_results_by_the_true_click_probability_for_the_intent():
+    world = tiny_world()
+    oracle = make_policy("oracle")
+    oracle.bind(world.responder.policy.context)
+    truth = GroundTruthView(world.config, world.catalog, world.population)
+    oracle.attach_ground_truth(truth)
+    pop = world.population
+    pop.intent_topic[[0, 1]] = [0, 1]  # two searches with opposite intents
+    pop.intent_item[[0, 1]] = -1
+    cand = np.array([[0, 1, 2, 3, -1], [0, 1, 2, 3, -1]])
+    batch = SearchBatch(
+        user_ids=np.array([0, 1], np.int32), query_ids=np.zeros(2, np.int64),
+        queries=["a", "b"], candidates=cand, scores=np.ones((2, 5)), time_s=0.0, episode=0,
+    )  # fmt: skip
+    ranked = oracle.rank_search(batch)
+    # By hand: sigmoid(4 cos(theta_j, e_t) + 0.5 q_j - 5) for the intent topic t.
+    cat, ic = world.catalog, world.config.intent
+    for row, t in enumerate([0, 1]):
+        rel = cat.topics[:4, t] / cat.topic_norm[:4]
+        p = 1 / (1 + np.exp(-(ic.relevance_weight * rel + 0.5 * cat.quality[:4] - 5.0)))
+        assert ranked[row, :4].tolist() == np.argsort(-p, kind="stable").tolist()
+        assert ranked[row, 4] == -1
