@@ -29,10 +29,11 @@ learns between episodes only):
    aligned space), and the best ``n_queries`` are kept. Distinct per user, so
    ``query_distinct_1`` is no longer ~0.
 4. ``recommend``: each request gets the next ``slate_size`` items of its user's list.
-5. ``rank_search``: re-rank the engine's candidates: z-scored BM25 +
-   ``search_query_weight`` × query–item cosine in the title space +
-   ``search_content_weight`` × profile cosine + ``search_pop_weight`` × item prior +
-   ``search_model_weight`` × the model's state-item score (z-scored).
+5. ``rank_search``: re-rank the engine's candidates by a click model over BM25, the
+   query–title cosine, the SID–query aligned cosine, the query-log click text, the
+   profile, the model's state-item score and item priors, refitted after every episode
+   on the cascade-examined search results (:mod:`policies.onefeed_search`); items the
+   user already engaged with go last.
 
 Ablations: ``onefeed-no-query`` (SID head only: no expansion, no suggestions, query loss
 off), ``onefeed-no-align`` (alignment loss off, so the aligned query score is
@@ -58,6 +59,7 @@ from policies.onefeed_health import HealthTracker
 from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories, feedback_log
 from policies.onefeed_queries import QueryChooser
 from policies.onefeed_ranker import FEATURES, LearnedRanker, served_feature_rows
+from policies.onefeed_search import SearchClickStats, SearchFeatureMemory, search_ranker
 from policies.ranking import standardise_rows
 from policies.registry import register_policy
 from sim.events import Provenance
@@ -108,13 +110,9 @@ class OneFeedPolicyConfig:
         pop_decay: Per-episode decay of the item statistics.
         quality_weight: Weight of the examined click-rate logit in the item prior.
         rate_prior: Pseudo-examinations of the click-rate prior.
-        search_model_weight: ``rank_search`` weight of the model score (z-scored).
-        search_content_weight: ``rank_search`` weight of the profile cosine.
-        search_query_weight: ``rank_search`` weight of the query-item cosine.
-        search_pop_weight: ``rank_search`` weight of the item prior.
-        learn_ranker: Refit the ranking weights on click/skip feedback every episode
-            (:class:`~policies.onefeed_ranker.LearnedRanker`); the ``*_weight``
-            ranking options above are then only its starting point.
+        learn_ranker: Refit the feed and search ranking weights on click/skip feedback
+            every episode (:class:`~policies.onefeed_ranker.LearnedRanker`); the
+            ``*_weight`` ranking options above are then only the feed's starting point.
         ranker_memory: Episodes of examined impressions the ranker is fitted on.
         model: Overrides of :class:`onefeed.OneFeedConfig` fields.
     """
@@ -150,10 +148,6 @@ class OneFeedPolicyConfig:
     pop_decay: float = 0.7
     quality_weight: float = 0.5
     rate_prior: float = 10.0
-    search_model_weight: float = 0.3
-    search_content_weight: float = 0.5
-    search_query_weight: float = 2.0
-    search_pop_weight: float = 0.5
     learn_ranker: bool = True
     ranker_memory: int = 3
     model: dict[str, Any] = field(default_factory=dict)
@@ -244,6 +238,8 @@ class OneFeedPolicy(Policy):
         self.ranker = LearnedRanker(
             np.array([start[f] for f in FEATURES]), memory_episodes=opts.ranker_memory
         )
+        self.search_ranker = search_ranker(opts.ranker_memory)
+        self._search_memory = SearchFeatureMemory()
 
     # ------------------------------------------------------------------ binding
     def bind(self, context: PolicyContext) -> None:  # noqa: D102
@@ -260,6 +256,8 @@ class OneFeedPolicy(Policy):
         self._train_rng = np.random.default_rng(context.rng.integers(0, 2**63 - 1))
         self.content = ContentProfiles(context.n_users, seed=int(context.rng.integers(0, 2**31)))
         self.content.set_catalog(list(context.catalog.titles))
+        self.search_stats = SearchClickStats(context.catalog.n_items, self.options.rate_prior)
+        self._search_rate = self._zscore_available(self.search_stats.rate_logit())
         self._fallback_lists()
 
     def on_catalog_change(self, catalog: CatalogView) -> None:  # noqa: D102
@@ -271,6 +269,8 @@ class OneFeedPolicy(Policy):
             self._feed_clicks = np.pad(self._feed_clicks, (0, extra))
             self._tiebreak = np.concatenate([self._tiebreak, self.context.rng.random(extra)])
             self.content.set_catalog(list(catalog.titles))
+            self.search_stats.grow(catalog.n_items)
+            self._search_rate = self._zscore_available(self.search_stats.rate_logit())
         if self._served is not None:
             s = self._served
             self._served = self._finalise(
@@ -360,30 +360,11 @@ class OneFeedPolicy(Policy):
     def rank_search(self, batch: SearchBatch) -> np.ndarray:  # noqa: D102
         if self.model is None or len(batch) == 0:
             return batch.candidates
-        opts = self.options
         cand = batch.candidates.astype(np.int64)
         users = batch.user_ids.astype(np.int64)
-        known = (cand >= 0) & (cand < self._item_vecs.shape[0])
-        vecs = self._item_vecs[np.clip(cand, 0, self._item_vecs.shape[0] - 1)]
-        model = np.where(known, np.einsum("nd,nkd->nk", self._states[users], vecs), np.nan)
-        n_text = self.content.item_emb.shape[0]
-        emb = self.content.item_emb[np.clip(cand, 0, n_text - 1)]
-        in_text = (cand >= 0) & (cand < n_text)
-        profile = self.content.unit_profiles(users)
-        content = np.where(in_text, np.einsum("nd,nkd->nk", profile, emb), 0.0)
-        qvec = np.stack([self.content.query_vector(q) for q in batch.queries])
-        qvec /= np.maximum(np.linalg.norm(qvec, axis=1, keepdims=True), 1e-12)
-        relevance = np.where(in_text, np.einsum("nd,nkd->nk", qvec, emb), 0.0)
-        logpop = self._log_popularity()
-        pop = np.where(cand >= 0, logpop[np.clip(cand, 0, logpop.shape[0] - 1)], 0.0)
-        score = (
-            standardise_rows(np.where(cand >= 0, batch.scores, np.nan))
-            + opts.search_model_weight * np.nan_to_num(standardise_rows(model))
-            + opts.search_content_weight * content
-            + opts.search_query_weight * relevance
-            + opts.search_pop_weight * pop
-        )
-        score = np.where(cand >= 0, np.nan_to_num(score), -np.inf)
+        features = self._search_features(batch, cand, users)
+        self._search_memory.remember(batch.query_ids, cand, np.stack(features, axis=2))
+        score = np.where(cand >= 0, self.search_ranker.score(features), -np.inf)
         # Items the user already engaged with go last (after every other result), as
         # the feed excludes them: re-finding is possible, re-consuming is rare.
         for row, user in enumerate(users):
@@ -392,6 +373,39 @@ class OneFeedPolicy(Policy):
             score[row, seen & (cand[row] >= 0)] -= _SEEN_PENALTY
         order = np.argsort(-score, axis=1, kind="stable")
         return np.take_along_axis(batch.candidates, order, axis=1)
+
+    def _search_features(
+        self, batch: SearchBatch, cand: np.ndarray, users: np.ndarray
+    ) -> list[np.ndarray]:
+        """The :data:`~policies.onefeed_search.SEARCH_FEATURES` of every result, ``(n, k)`` each."""
+        valid = cand >= 0
+
+        def gather(values: np.ndarray) -> np.ndarray:
+            """Per-item ``values`` at the candidates (0 for padding and unknown items)."""
+            ok = valid & (cand < values.shape[0])
+            return np.where(ok, values[np.clip(cand, 0, values.shape[0] - 1)], 0.0)
+
+        def in_space(item_vecs: np.ndarray, vecs: np.ndarray) -> np.ndarray:
+            """Row-wise dot products of ``vecs`` (n, d) with the candidates' item vectors."""
+            ok = valid & (cand < item_vecs.shape[0])
+            emb = item_vecs[np.clip(cand, 0, item_vecs.shape[0] - 1)]
+            return np.where(ok, np.einsum("nd,nkd->nk", vecs, emb), np.nan)
+
+        qvec = np.stack([self.content.query_vector(q) for q in batch.queries])
+        qvec /= np.maximum(np.linalg.norm(qvec, axis=1, keepdims=True), 1e-12)
+        aligned_q = self._query_chooser().text_vectors(list(batch.queries))
+        popularity, quality = self._item_prior_parts()
+        return [
+            np.nan_to_num(standardise_rows(np.where(valid, batch.scores, np.nan))),
+            np.nan_to_num(in_space(self.content.item_emb, qvec)),
+            np.nan_to_num(in_space(self._sid_aligned, aligned_q)),
+            self.search_stats.click_text(list(batch.queries), cand),
+            np.nan_to_num(in_space(self.content.item_emb, self.content.unit_profiles(users))),
+            np.nan_to_num(standardise_rows(in_space(self._item_vecs, self._states[users]))),
+            gather(popularity),
+            gather(quality),
+            gather(self._search_rate),
+        ]
 
     # ----------------------------------------------------------------- learning
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
@@ -403,6 +417,10 @@ class OneFeedPolicy(Policy):
                 *served_feature_rows(events, self._served.items, self._served_features)
             )
             self.ranker.fit()
+        if not frozen and opts.learn_ranker:
+            self.search_ranker.observe(self._search_memory.displayed(events))
+            self.search_ranker.fit()
+        self._search_memory.clear()
         if not frozen:  # item statistics are parameters too: a frozen policy keeps them
             kind = events["event"].astype(str)
             clicked = events.loc[kind.isin(["click", "search_click"]), "item_id"].to_numpy()
@@ -420,6 +438,8 @@ class OneFeedPolicy(Policy):
                 self._feed_clicks, item[ok & (feed["event"].astype(str) == "click").to_numpy()], 1.0
             )
             self._remember_queries(events)
+            self.search_stats.add_episode(events, opts.pop_decay)
+            self._search_rate = self._zscore_available(self.search_stats.rate_logit())
         self.content.add_episode(events, opts.long_dwell_s)
         encode = None if self.model is None else self._encode
         feedback = None
@@ -571,6 +591,7 @@ class OneFeedPolicy(Policy):
         intent = np.zeros((n_users, n_items))
         expansion = np.zeros((n_users, n_items), dtype=bool)
         query_of_item = np.full((n_users, n_items), -1, dtype=np.int64)
+        self._sid_aligned = self._query_chooser().sid_vectors()
         if opts.use_queries:
             chooser = self._query_chooser()
             queries = chooser.choose(histories)
@@ -617,16 +638,6 @@ class OneFeedPolicy(Policy):
             [np.take_along_axis(f, final, 1) for f in full], axis=2
         ).astype(np.float32)
         self.health.record_queries(queries)
-
-    def _log_popularity(self) -> np.ndarray:
-        """Z-scored item prior (over available items) of search re-ranking.
-
-        ``log(1 + recent clicks)`` plus ``quality_weight`` times the logit of the smoothed
-        click rate among examined (clicked or skipped) feed impressions.
-        """
-        opts = self.options
-        x = np.log1p(self._clicks) + opts.quality_weight * self._click_rate_logit()
-        return self._zscore_available(x)
 
     def _item_prior_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """Z-scored ``log(1 + recent clicks)`` and click-rate logit, shape ``(n_items,)``."""

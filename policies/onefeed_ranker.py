@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-__all__ = ["FEATURES", "LearnedRanker", "served_feature_rows"]
+__all__ = ["FEATURES", "LearnedRanker", "fit_logistic", "served_feature_rows"]
 
 #: Ranking features, in the column order of every feature array.
 FEATURES: tuple[str, ...] = (
@@ -68,6 +68,38 @@ def served_feature_rows(
     x = served_features[users[found], col[found]].astype(np.float64)
     known = np.isfinite(x).all(axis=1)  # filler added after ranking has no features
     return x[known], clicked[found][known].astype(np.float64)
+
+
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, weight: np.ndarray, start: np.ndarray, l2: float
+) -> np.ndarray:
+    """Weighted, L2-penalised logistic regression ``P(y = 1) = sigmoid(b + w · x)``.
+
+    Minimises ``-sum_i a_i [y_i log p_i + (1 - y_i) log(1 - p_i)] / sum_i a_i + l2 |w|²``
+    (``a`` the example weights; the intercept is not penalised) with L-BFGS from
+    ``start``.
+
+    Args:
+        x: Shape ``(n, F)`` features.
+        y: Shape ``(n,)`` labels in ``[0, 1]``.
+        weight: Shape ``(n,)`` non-negative example weights.
+        start: Shape ``(F + 1,)`` initial ``(b, w)``.
+        l2: Penalty per unit of total weight.
+
+    Returns:
+        Shape ``(F + 1,)`` fitted ``(b, w)``.
+    """
+    total = max(float(weight.sum()), 1e-12)
+
+    def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        b, w = theta[0], theta[1:]
+        z = b + x @ w
+        nll = -(weight * (y * log_expit(z) + (1 - y) * log_expit(-z))).sum() / total
+        r = weight * (expit(z) - y) / total
+        grad = np.concatenate([[r.sum()], x.T @ r + 2 * l2 * w])
+        return nll + l2 * float(w @ w), grad
+
+    return minimize(loss, start, jac=True, method="L-BFGS-B").x
 
 
 @dataclass
@@ -118,18 +150,8 @@ class LearnedRanker:
         y = np.concatenate([m[1] for m in self._memory])
         if y.sum() < self.min_clicks or (1 - y).sum() < self.min_clicks:
             return False
-        n = y.shape[0]
-
-        def loss(theta: np.ndarray) -> tuple[float, np.ndarray]:
-            b, w = theta[0], theta[1:]
-            z = b + x @ w
-            nll = -(y * log_expit(z) + (1 - y) * log_expit(-z)).sum() / n
-            r = (expit(z) - y) / n
-            grad = np.concatenate([[r.sum()], x.T @ r + 2 * self.l2 * w])
-            return nll + self.l2 * float(w @ w), grad
-
         start = np.concatenate([[self.intercept], self.weights])
-        result = minimize(loss, start, jac=True, method="L-BFGS-B")
-        self.intercept, self.weights = float(result.x[0]), result.x[1:].copy()
+        theta = fit_logistic(x, y, np.ones_like(y), start, self.l2)
+        self.intercept, self.weights = float(theta[0]), theta[1:].copy()
         self.n_fits += 1
         return True

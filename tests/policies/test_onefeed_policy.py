@@ -10,6 +10,7 @@ from onefeed import EventType as B
 from policies import make_policy
 from policies.conformance import check_policy
 from policies.onefeed_logs import ServedLists, UserHistories, feedback_log
+from policies.onefeed_search import SearchClickStats
 from sim.config import WorldConfig
 from sim.events import Provenance
 from sim.types import SearchBatch
@@ -204,7 +205,8 @@ def test_search_puts_consumed_items_last(full_run):
     policy = full_run[0]
     user = int(np.argmax([c.size for c in policy.histories.consumed]))
     consumed = policy.histories.consumed[user][:2]
-    fresh = np.setdiff1d(np.arange(20), policy.histories.consumed[user])[:3]
+    engaged = np.union1d(policy.histories.consumed[user], policy.histories.sequences[user].items)
+    fresh = np.setdiff1d(np.arange(40), engaged)[:3]  # never clicked nor skipped
     cand = np.concatenate([consumed, fresh])[None, :]
     batch = SearchBatch(
         user_ids=np.array([user], np.int32), query_ids=np.zeros(1, np.int64),
@@ -220,6 +222,28 @@ def test_the_ranker_is_refitted_on_logged_feedback(full_run):
     assert policy.ranker.n_fits >= 1
     start = make_policy("onefeed").ranker.weights
     assert not np.allclose(policy.ranker.weights, start)
+
+
+def test_the_search_ranker_is_fitted_on_logged_search_feedback(full_run):
+    policy, logs, _ = full_run
+    fresh = make_policy("onefeed").search_ranker
+    assert policy.search_ranker.n_fits >= 1
+    assert not np.allclose(policy.search_ranker.weights, fresh.weights)
+    assert 0.0 < policy.search_ranker.continue_prob < 1.0
+    # Every search click fed the click text of the clicked item.
+    clicks = pd.concat(logs)
+    n_clicks = (clicks["event"].astype(str) == "search_click").sum()
+    assert n_clicks > 0 and policy.search_stats.counts.nnz > 0
+
+
+def test_a_frozen_policy_never_refits_its_search_ranker():
+    policy, logs, _ = run("onefeed-frozen")
+    assert policy.search_ranker.n_fits == 0
+    # Its search statistics are those of the log it was fitted on (episode 0) only.
+    first = SearchClickStats(policy.search_stats.n_items)
+    first.add_episode(logs[0], policy.options.pop_decay)
+    assert (policy.search_stats.counts != first.counts).nnz == 0
+    assert np.array_equal(policy.search_stats.examined, first.examined)
 
 
 @pytest.mark.parametrize("name", ["onefeed", "onefeed-frozen"])
