@@ -2,7 +2,8 @@
 
 Reported after every update: codebook usage entropy and collapse per SID level,
 collision rate, distinct-n of the generated queries, the shift of the training-label
-distribution between self-enhancement rounds, and SID stability across rebuilds.
+distribution between self-enhancement rounds, SID stability across rebuilds, and the
+held-out quality of the SID–query alignment on the episode's search clicks.
 """
 
 from __future__ import annotations
@@ -93,6 +94,18 @@ class HealthTracker:
         if self._previous_labels is not None and labels.shape == self._previous_labels.shape:
             self._values["label_shift_js_bits"] = js_divergence_bits(self._previous_labels, labels)
         self._previous_labels = labels
+
+    def record_alignment(self, mrr: float, chance_mrr: float) -> None:
+        """Held-out SID–query alignment: how the aligned space ranks clicked results.
+
+        ``align_click_mrr`` is the mean reciprocal rank of each search-clicked item among
+        its query's displayed results when they are sorted by the cosine of the query's
+        aligned text embedding and their aligned SID embeddings, on an episode the model
+        has not been trained on yet; ``align_click_mrr_chance`` is the same under a
+        random order (the expected value without alignment).
+        """
+        self._values["align_click_mrr"] = mrr
+        self._values["align_click_mrr_chance"] = chance_mrr
 
     def record_queries(self, queries: list[list[str]]) -> None:
         """Diversity of the generated queries (distinct-1 and distinct-2)."""

@@ -31,9 +31,9 @@ learns between episodes only):
 4. ``recommend``: each request gets the next ``slate_size`` items of its user's list.
 5. ``rank_search``: re-rank the engine's candidates by a click model over BM25, the
    query–title cosine, the SID–query aligned cosine, the query-log click text, the
-   profile, the model's state-item score and item priors, refitted after every episode
-   on the cascade-examined search results (:mod:`policies.onefeed_search`); items the
-   user already engaged with go last.
+   profile, the model's state-item score, item priors and whether the user skipped the
+   item in the feed, refitted after every episode as a cascade click model on the
+   logged search results (:mod:`policies.onefeed_search`); consumed items go last.
 
 Ablations: ``onefeed-no-query`` (SID head only: no expansion, no suggestions, query loss
 off), ``onefeed-no-align`` (alignment loss off, so the aligned query score is
@@ -59,7 +59,14 @@ from policies.onefeed_health import HealthTracker
 from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories, feedback_log
 from policies.onefeed_queries import QueryChooser
 from policies.onefeed_ranker import FEATURES, LearnedRanker, served_feature_rows
-from policies.onefeed_search import SearchClickStats, SearchFeatureMemory, search_ranker
+from policies.onefeed_search import (
+    SearchClickStats,
+    SearchFeatureMemory,
+    cascade_success,
+    clicked_result_lists,
+    reciprocal_rank_of_clicks,
+    search_ranker,
+)
 from policies.ranking import standardise_rows
 from policies.registry import register_policy
 from sim.events import Provenance
@@ -114,6 +121,8 @@ class OneFeedPolicyConfig:
             every episode (:class:`~policies.onefeed_ranker.LearnedRanker`); the
             ``*_weight`` ranking options above are then only the feed's starting point.
         ranker_memory: Episodes of examined impressions the ranker is fitted on.
+        search_results_k: Engine results per query when the policy predicts a query's
+            success (candidate suggestions and expansion queries).
         model: Overrides of :class:`onefeed.OneFeedConfig` fields.
     """
 
@@ -150,6 +159,7 @@ class OneFeedPolicyConfig:
     rate_prior: float = 10.0
     learn_ranker: bool = True
     ranker_memory: int = 3
+    search_results_k: int = 20
     model: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -172,6 +182,7 @@ class OneFeedPolicyConfig:
             "replay_users": self.replay_users >= 0,
             "pop_decay": 0.0 <= self.pop_decay <= 1.0,
             "ranker_memory": self.ranker_memory >= 1,
+            "search_results_k": self.search_results_k >= 1,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
@@ -240,6 +251,8 @@ class OneFeedPolicy(Policy):
         )
         self.search_ranker = search_ranker(opts.ranker_memory)
         self._search_memory = SearchFeatureMemory()
+        #: Results a user sees per query, as the logs show (grows when more are seen).
+        self._search_depth = 1
 
     # ------------------------------------------------------------------ binding
     def bind(self, context: PolicyContext) -> None:  # noqa: D102
@@ -362,22 +375,73 @@ class OneFeedPolicy(Policy):
             return batch.candidates
         cand = batch.candidates.astype(np.int64)
         users = batch.user_ids.astype(np.int64)
-        features = self._search_features(batch, cand, users)
+        features, consumed = self._search_features(list(batch.queries), batch.scores, cand, users)
         self._search_memory.remember(batch.query_ids, cand, np.stack(features, axis=2))
         score = np.where(cand >= 0, self.search_ranker.score(features), -np.inf)
-        # Items the user already engaged with go last (after every other result), as
-        # the feed excludes them: re-finding is possible, re-consuming is rare.
-        for row, user in enumerate(users):
-            seen = np.isin(cand[row], self.histories.sequences[int(user)].items)
-            seen |= np.isin(cand[row], self.histories.consumed[int(user)])
-            score[row, seen & (cand[row] >= 0)] -= _SEEN_PENALTY
+        # Items the user already consumed go last (after every other result), as the
+        # feed excludes them: re-finding is possible, re-consuming is rare.
+        score[consumed & (cand >= 0)] -= _SEEN_PENALTY
         order = np.argsort(-score, axis=1, kind="stable")
         return np.take_along_axis(batch.candidates, order, axis=1)
 
+    def _predicted_query_success(self, users: np.ndarray, texts: list[str]) -> np.ndarray:
+        """Probability that ``users[j]`` clicks a result of ``texts[j]``, shape ``(n,)``.
+
+        Each distinct query goes through the search engine once; its results are ranked
+        for the user as :meth:`rank_search` would, and the search click model (its click
+        probabilities and continuation probability) gives the chance of a click:
+        :func:`~policies.onefeed_search.cascade_success` over the displayed depth seen
+        in the logs.
+        """
+        distinct = sorted(set(texts))
+        if not distinct:
+            return np.zeros(0)
+        where = {t: i for i, t in enumerate(distinct)}
+        found, scores = self.context.search.search(distinct, self.options.search_results_k)
+        rows = np.array([where[t] for t in texts], dtype=np.int64)
+        out = np.empty(len(texts))
+        ranker = self.search_ranker
+        for start in range(0, len(texts), 2048):
+            part = slice(start, start + 2048)
+            cand = found[rows[part]].astype(np.int64)
+            part_texts = texts[part]
+            features, consumed = self._search_features(
+                part_texts, scores[rows[part]], cand, users[part]
+            )
+            score = ranker.score(features)
+            click = 1.0 / (1.0 + np.exp(-(ranker.intercept + score)))
+            valid = cand >= 0
+            click = np.where(valid & ~consumed, click, 0.0)
+            key = np.where(valid, score - _SEEN_PENALTY * consumed, -np.inf)
+            order = np.argsort(-key, axis=1, kind="stable")[:, : self._search_depth]
+            out[part] = cascade_success(
+                np.take_along_axis(click, order, 1),
+                np.take_along_axis(valid, order, 1),
+                ranker.continue_prob,
+            )
+        return out
+
     def _search_features(
-        self, batch: SearchBatch, cand: np.ndarray, users: np.ndarray
-    ) -> list[np.ndarray]:
-        """The :data:`~policies.onefeed_search.SEARCH_FEATURES` of every result, ``(n, k)`` each."""
+        self, queries: list[str], scores: np.ndarray, cand: np.ndarray, users: np.ndarray
+    ) -> tuple[list[np.ndarray], np.ndarray]:
+        """The :data:`~policies.onefeed_search.SEARCH_FEATURES` of search results.
+
+        Args:
+            queries: ``n`` query strings.
+            scores: Shape ``(n, k)`` engine scores.
+            cand: Shape ``(n, k)`` result item ids (``-1`` padded).
+            users: Shape ``(n,)`` the users searching.
+
+        Returns:
+            ``(features, consumed)``: one ``(n, k)`` array per feature, and which results
+            the user already consumed.
+        """
+        consumed = np.zeros(cand.shape, dtype=bool)
+        seen = np.zeros(cand.shape, dtype=bool)
+        for row, user in enumerate(users.tolist()):
+            consumed[row] = np.isin(cand[row], self.histories.consumed[user])
+            seen[row] = np.isin(cand[row], self.histories.sequences[user].items)
+        skipped = (seen & ~consumed).astype(np.float64)
         valid = cand >= 0
 
         def gather(values: np.ndarray) -> np.ndarray:
@@ -391,26 +455,30 @@ class OneFeedPolicy(Policy):
             emb = item_vecs[np.clip(cand, 0, item_vecs.shape[0] - 1)]
             return np.where(ok, np.einsum("nd,nkd->nk", vecs, emb), np.nan)
 
-        qvec = np.stack([self.content.query_vector(q) for q in batch.queries])
+        qvec = np.stack([self.content.query_vector(q) for q in queries])
         qvec /= np.maximum(np.linalg.norm(qvec, axis=1, keepdims=True), 1e-12)
-        aligned_q = self._query_chooser().text_vectors(list(batch.queries))
+        aligned_q = self._query_chooser().text_vectors(queries)
         popularity, quality = self._item_prior_parts()
-        return [
-            np.nan_to_num(standardise_rows(np.where(valid, batch.scores, np.nan))),
+        features = [
+            np.nan_to_num(standardise_rows(np.where(valid, scores, np.nan))),
             np.nan_to_num(in_space(self.content.item_emb, qvec)),
             np.nan_to_num(in_space(self._sid_aligned, aligned_q)),
-            self.search_stats.click_text(list(batch.queries), cand),
+            self.search_stats.click_text(queries, cand),
             np.nan_to_num(in_space(self.content.item_emb, self.content.unit_profiles(users))),
             np.nan_to_num(standardise_rows(in_space(self._item_vecs, self._states[users]))),
             gather(popularity),
             gather(quality),
             gather(self._search_rate),
+            skipped,
         ]
+        return features, consumed
 
     # ----------------------------------------------------------------- learning
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         opts = self.options
         frozen = self.model is not None and not opts.self_enhance
+        if self.model is not None:
+            self._record_alignment(events)
         if not frozen and opts.learn_ranker and self._served_features is not None:
             assert self._served is not None
             self.ranker.observe(
@@ -418,7 +486,10 @@ class OneFeedPolicy(Policy):
             )
             self.ranker.fit()
         if not frozen and opts.learn_ranker:
-            self.search_ranker.observe(self._search_memory.displayed(events))
+            displayed = self._search_memory.displayed(events)
+            if displayed.valid.size:
+                self._search_depth = max(self._search_depth, displayed.valid.shape[1])
+            self.search_ranker.observe(displayed)
             self.search_ranker.fit()
         self._search_memory.clear()
         if not frozen:  # item statistics are parameters too: a frozen policy keeps them
@@ -468,6 +539,22 @@ class OneFeedPolicy(Policy):
             self._fallback_lists()
         else:
             self._prepare_lists()
+
+    def _record_alignment(self, events: pd.DataFrame) -> None:
+        """Score the SID–query alignment on this (not yet trained on) episode's clicks."""
+        texts, items, click_pos = clicked_result_lists(events)
+        if not texts:
+            return
+        chooser = self._query_chooser()
+        sid = chooser.sid_vectors()
+        known = (items >= 0) & (items < sid.shape[0])
+        vecs = sid[np.clip(items, 0, sid.shape[0] - 1)]
+        score = np.where(known, np.einsum("nd,nkd->nk", chooser.text_vectors(texts), vecs), -2.0)
+        n_shown = (items >= 0).sum(axis=1)
+        chance = np.mean([np.mean(1.0 / np.arange(1, k + 1)) for k in n_shown.tolist()])
+        self.health.record_alignment(
+            reciprocal_rank_of_clicks(score, items, click_pos), float(chance)
+        )
 
     def _encode(self, text: str) -> np.ndarray:
         """Model-vocabulary ids of ``text`` (distinct, in order), with a cached index."""
@@ -662,9 +749,10 @@ class OneFeedPolicy(Policy):
     def _query_chooser(self) -> QueryChooser:
         """The query selection of the current model, profiles and query statistics."""
         assert self.model is not None
+        fitted = self.search_ranker.n_fits > 0
         return QueryChooser(
             self.model, self.content, self._good_queries, self._word_outcomes, self._encode,
-            self.options,
+            self.options, self._predicted_query_success if fitted else None,
         )  # fmt: skip
 
     def health_metrics(self) -> dict[str, float]:

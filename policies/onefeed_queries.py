@@ -5,7 +5,10 @@ word of the same word group into two-word queries), the query head's best querie
 and recent successful queries of everyone. Each candidate is scored by its match with
 the profile plus ``query_align_weight`` times its SID–query alignment score (the
 query's text embedding against the SID embeddings of the user's engaged items, in the
-space the alignment objective trains), and the best distinct ones are kept.
+space the alignment objective trains) plus ``query_success_weight`` times its expected
+success — whether the query retrieves what this user then clicks: its results, ranked
+as the policy would, under the policy's search click model — and the best distinct
+ones are kept.
 """
 
 from __future__ import annotations
@@ -35,6 +38,9 @@ class QueryChooser:
             logged queries containing it (typed or suggested).
         encode: Text to model-vocabulary word ids.
         options: The policy options (:class:`~policies.onefeed_policy.OneFeedPolicyConfig`).
+        predict_success: ``(users, texts) -> P(click)`` of issuing each query for each
+            user, from the policy's search click model; ``None`` (before that model is
+            fitted) falls back to the per-word success rates of the logs.
     """
 
     model: OneFeedModel
@@ -43,6 +49,7 @@ class QueryChooser:
     word_outcomes: dict[str, list[float]]
     encode: Callable[[str], np.ndarray]
     options: Any
+    predict_success: Callable[[np.ndarray, list[str]], np.ndarray] | None = None
 
     def choose(self, histories: list) -> list[list[str]]:
         """Each user's ``n_queries`` suggested / expansion queries.
@@ -53,7 +60,8 @@ class QueryChooser:
         ``query_align_weight`` times the SID-query alignment score (the query's text
         embedding against the SID embeddings of the user's engaged items, both in the
         aligned space) plus ``query_success_weight`` times its expected success
-        (:meth:`success_logit`), each z-scored per user; the best distinct ones are kept.
+        (:meth:`expected_success`), each z-scored per user; the best distinct ones are
+        kept.
         """
         model, opts = self.model, self.options
         assert model is not None
@@ -84,10 +92,7 @@ class QueryChooser:
         for u, c in enumerate(cands):
             match[u, : len(c)] = np.stack([qvec[q] for q in c]) @ profiles[u]
         aligned = self.aligned_scores(histories, cands, width)
-        success = {q: self.success_logit(q) for q in qvec}
-        expected = np.full((n_users, width), np.nan)
-        for u, c in enumerate(cands):
-            expected[u, : len(c)] = [success[q] for q in c]
+        expected = self.expected_success(cands, width)
         score = (
             np.nan_to_num(standardise_rows(match), nan=-np.inf)
             + opts.query_align_weight * np.nan_to_num(standardise_rows(aligned))
@@ -95,6 +100,24 @@ class QueryChooser:
         )
         order = np.argsort(-score, axis=1, kind="stable")[:, : opts.n_queries]
         return [[cands[u][int(j)] for j in order[u] if j < len(cands[u])] for u in range(n_users)]
+
+    def expected_success(self, cands: list[list[str]], width: int) -> np.ndarray:
+        """Shape ``(n_users, width)`` logit of each candidate query's expected success.
+
+        From :attr:`predict_success` (this user's click chance on the query's results as
+        the policy would rank them) when available, else :meth:`success_logit`.
+        """
+        expected = np.full((len(cands), width), np.nan)
+        if self.predict_success is None:
+            success = {q: self.success_logit(q) for c in cands for q in c}
+            for u, c in enumerate(cands):
+                expected[u, : len(c)] = [success[q] for q in c]
+            return expected
+        users = np.repeat(np.arange(len(cands)), [len(c) for c in cands])
+        p = np.clip(self.predict_success(users, [q for c in cands for q in c]), 1e-4, 1 - 1e-4)
+        slot = np.concatenate([np.arange(len(c)) for c in cands] or [np.zeros(0, np.int64)])
+        expected[users, slot.astype(np.int64)] = np.log(p / (1.0 - p))
+        return expected
 
     def success_logit(self, text: str, prior_queries: float = 5.0) -> float:
         """Expected success of a query: mean smoothed success logit of its words.

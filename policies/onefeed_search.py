@@ -18,7 +18,10 @@ over the features of :data:`SEARCH_FEATURES`, for one (query, result) pair each:
 * ``popularity``, ``quality``: the item prior of the feed (recent clicks, examined click
   rate);
 * ``search_rate``: logit of the item's smoothed click rate among the search results
-  users examined.
+  users examined;
+* ``skipped``: 1 if the item is in the user's recent behaviour (skipped in the feed, or
+  otherwise seen) but not consumed. Consumed items are not a feature: they always go
+  last, as the feed never serves them again.
 
 The weights start at hand-set values and are refitted after every episode as a
 *cascade click model* (Craswell et al. 2008) by EM (:class:`CascadeRanker`): users scan
@@ -46,7 +49,10 @@ __all__ = [
     "SearchFeatureMemory",
     "SearchQueries",
     "cascade_examined",
+    "cascade_success",
+    "clicked_result_lists",
     "no_click_examination",
+    "reciprocal_rank_of_clicks",
     "search_ranker",
 ]
 
@@ -61,6 +67,7 @@ SEARCH_FEATURES: tuple[str, ...] = (
     "popularity",
     "quality",
     "search_rate",
+    "skipped",
 )
 
 #: Starting weights: BM25 plus the title-space relevance, a little personalisation and
@@ -75,6 +82,7 @@ _START_WEIGHTS = {
     "popularity": 0.5,
     "quality": 0.25,
     "search_rate": 0.0,
+    "skipped": 0.0,
 }
 
 
@@ -113,6 +121,59 @@ def cascade_examined(events: pd.DataFrame) -> pd.DataFrame:
     out = shown.loc[keep, ["query_id", "item_id", "position"]].copy()
     out["clicked"] = (clicked_query & (pos == lim))[keep]
     return out.reset_index(drop=True)
+
+
+def clicked_result_lists(events: pd.DataFrame) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Every clicked query of a log slice with its displayed results.
+
+    Returns:
+        ``(texts, items, click_pos)``: the ``n`` query strings, shape ``(n, D)`` displayed
+        item ids by position (``-1`` padded) and shape ``(n,)`` first-click positions.
+    """
+    kind = events["event"].astype(str)
+    clicks = events.loc[kind == "search_click", ["query_id", "position"]]
+    first = clicks.groupby("query_id")["position"].min()
+    issued = events.loc[kind == "query", ["query_id", "query"]].drop_duplicates("query_id")
+    text_of = dict(zip(issued["query_id"].tolist(), issued["query"].tolist(), strict=True))
+    qids = np.array([q for q in first.index.tolist() if q in text_of], dtype=np.int64)
+    shown = events.loc[
+        (kind == "search_impression") & events["query_id"].isin(qids),
+        ["query_id", "item_id", "position"],
+    ]
+    if qids.size == 0 or shown.empty:
+        return [], np.zeros((0, 1), np.int64), np.zeros(0, np.int64)
+    row = np.searchsorted(qids, shown["query_id"].to_numpy(np.int64))
+    pos = shown["position"].to_numpy(np.int64)
+    items = np.full((qids.size, int(pos.max()) + 1), -1, dtype=np.int64)
+    items[row, pos] = shown["item_id"].to_numpy(np.int64)
+    texts = [str(text_of[int(q)]) for q in qids]
+    return texts, items, first.loc[qids].to_numpy(np.int64)
+
+
+def reciprocal_rank_of_clicks(
+    scores: np.ndarray, items: np.ndarray, click_pos: np.ndarray
+) -> float:
+    """Mean reciprocal rank of each clicked result when its list is re-sorted by ``scores``.
+
+    Ties count against the clicked result (its rank is 1 + the number of other displayed
+    results scoring at least as high). Example: scores ``[0.1, 0.9, 0.5]`` with the click
+    at position 2 rank it second (only 0.9 is higher): reciprocal rank 1/2.
+
+    Args:
+        scores: Shape ``(n, D)`` a score of every displayed result.
+        items: Shape ``(n, D)`` displayed item ids (``-1`` padded).
+        click_pos: Shape ``(n,)`` positions of the clicked results.
+
+    Returns:
+        The mean over the ``n`` lists (NaN for none).
+    """
+    if click_pos.size == 0:
+        return float("nan")
+    n = click_pos.size
+    clicked = scores[np.arange(n), click_pos]
+    others = (items >= 0) & (scores >= clicked[:, None])
+    others[np.arange(n), click_pos] = False
+    return float(np.mean(1.0 / (1.0 + others.sum(axis=1))))
 
 
 class SearchClickStats:
@@ -307,6 +368,26 @@ class SearchQueries:
             np.concatenate([pad(p.valid, False) for p in parts]),
             np.concatenate([p.click_pos for p in parts]),
         )
+
+
+def cascade_success(click: np.ndarray, valid: np.ndarray, continue_prob: float) -> np.ndarray:
+    """Probability of a click on a ranked result list under the cascade model.
+
+    ``sum_j (prod_{i<j} c (1 - r_i)) r_j`` over the displayed positions ``j``.
+    Example: ``r = (0.5, 0.5)``, ``c = 0.5``: ``0.5 + 0.5 · 0.5 · 0.5 = 0.625``.
+
+    Args:
+        click: Shape ``(n, D)`` click probabilities of examined results, in rank order.
+        valid: Shape ``(n, D)`` displayed positions.
+        continue_prob: ``c``.
+
+    Returns:
+        Shape ``(n,)``.
+    """
+    r = np.where(valid, click, 0.0)
+    reach = np.ones_like(r)
+    reach[:, 1:] = np.cumprod(continue_prob * (1.0 - r[:, :-1]), axis=1)
+    return (reach * r).sum(axis=1)
 
 
 def no_click_examination(

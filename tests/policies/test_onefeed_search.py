@@ -12,7 +12,10 @@ from policies.onefeed_search import (
     SearchFeatureMemory,
     SearchQueries,
     cascade_examined,
+    cascade_success,
+    clicked_result_lists,
     no_click_examination,
+    reciprocal_rank_of_clicks,
 )
 
 COLUMNS = ["event", "query_id", "item_id", "position", "query"]
@@ -160,3 +163,36 @@ def test_feature_memory_lines_features_up_with_displayed_positions():
     assert q.features[0, :, 0].tolist() == pytest.approx([0.7, 0.3, 0.9])
     assert q.features[1, :2, 0].tolist() == pytest.approx([0.4, 0.5])
     assert memory.displayed(SEARCH_LOG).click_pos.size == 0  # forgotten after use
+
+
+def test_cascade_success_matches_the_docstring_arithmetic():
+    # r = (0.5, 0.5), c = 0.5: 0.5 + (0.5 * 0.5) * 0.5 = 0.625; a second list shows one
+    # result only (the padding must not count).
+    r = np.array([[0.5, 0.5], [0.5, 0.9]])
+    valid = np.array([[True, True], [True, False]])
+    assert cascade_success(r, valid, 0.5) == pytest.approx([0.625, 0.5])
+
+
+def test_cascade_success_is_the_mean_of_simulated_cascades():
+    rng = np.random.default_rng(0)
+    r, c, n = np.array([0.3, 0.6, 0.2]), 0.7, 200_000
+    click_u, go_u = rng.random((n, 3)), rng.random((n, 3))
+    clicked = np.zeros(n, dtype=bool)
+    alive = np.ones(n, dtype=bool)
+    for j in range(3):
+        hit = alive & (click_u[:, j] < r[j])
+        clicked |= hit
+        alive &= ~hit & (go_u[:, j] < c)
+    expected = cascade_success(r[None, :], np.ones((1, 3), bool), c)[0]
+    assert clicked.mean() == pytest.approx(expected, abs=0.005)
+
+
+def test_clicked_result_lists_and_their_reciprocal_rank():
+    texts, items, click_pos = clicked_result_lists(SEARCH_LOG)
+    assert texts == ["red car"]  # query 2 had no click
+    assert items.tolist() == [[7, 3, 9]] and click_pos.tolist() == [1]
+    # Scores [0.1, 0.9, 0.5]: the clicked item 3 (0.9) ranks first -> RR 1.
+    assert reciprocal_rank_of_clicks(np.array([[0.1, 0.9, 0.5]]), items, click_pos) == 1.0
+    # Scores [0.8, 0.5, 0.5]: 0.8 is higher and 0.5 ties -> rank 3, RR 1/3.
+    got = reciprocal_rank_of_clicks(np.array([[0.8, 0.5, 0.5]]), items, click_pos)
+    assert got == pytest.approx(1 / 3)
