@@ -59,14 +59,7 @@ from policies.onefeed_health import HealthTracker
 from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories, feedback_log
 from policies.onefeed_queries import QueryChooser
 from policies.onefeed_ranker import FEATURES, LearnedRanker, served_feature_rows
-from policies.onefeed_search import (
-    SearchClickStats,
-    SearchFeatureMemory,
-    cascade_success,
-    clicked_result_lists,
-    reciprocal_rank_of_clicks,
-    search_ranker,
-)
+from policies.onefeed_search_page import SearchInputs, SearchPage
 from policies.ranking import standardise_rows
 from policies.registry import register_policy
 from sim.events import Provenance
@@ -75,8 +68,6 @@ from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, Suggest
 __all__ = ["OneFeedPolicy", "OneFeedPolicyConfig"]
 
 _GENERATED = ("retrieval", "search_expansion")
-#: Score offset that moves already-engaged items behind every other search result.
-_SEEN_PENALTY = 1e6
 
 
 @dataclass(frozen=True)
@@ -249,10 +240,6 @@ class OneFeedPolicy(Policy):
         self.ranker = LearnedRanker(
             np.array([start[f] for f in FEATURES]), memory_episodes=opts.ranker_memory
         )
-        self.search_ranker = search_ranker(opts.ranker_memory)
-        self._search_memory = SearchFeatureMemory()
-        #: Results a user sees per query, as the logs show (grows when more are seen).
-        self._search_depth = 1
 
     # ------------------------------------------------------------------ binding
     def bind(self, context: PolicyContext) -> None:  # noqa: D102
@@ -269,8 +256,10 @@ class OneFeedPolicy(Policy):
         self._train_rng = np.random.default_rng(context.rng.integers(0, 2**63 - 1))
         self.content = ContentProfiles(context.n_users, seed=int(context.rng.integers(0, 2**31)))
         self.content.set_catalog(list(context.catalog.titles))
-        self.search_stats = SearchClickStats(context.catalog.n_items, self.options.rate_prior)
-        self._search_rate = self._zscore_available(self.search_stats.rate_logit())
+        self.search = SearchPage(
+            context.catalog.n_items, opts.rate_prior, opts.ranker_memory, opts.search_results_k
+        )
+        self._search_rate = self._zscore_available(self.search.stats.rate_logit())
         self._fallback_lists()
 
     def on_catalog_change(self, catalog: CatalogView) -> None:  # noqa: D102
@@ -282,8 +271,8 @@ class OneFeedPolicy(Policy):
             self._feed_clicks = np.pad(self._feed_clicks, (0, extra))
             self._tiebreak = np.concatenate([self._tiebreak, self.context.rng.random(extra)])
             self.content.set_catalog(list(catalog.titles))
-            self.search_stats.grow(catalog.n_items)
-            self._search_rate = self._zscore_available(self.search_stats.rate_logit())
+            self.search.stats.grow(catalog.n_items)
+            self._search_rate = self._zscore_available(self.search.stats.rate_logit())
         if self._served is not None:
             s = self._served
             self._served = self._finalise(
@@ -373,125 +362,43 @@ class OneFeedPolicy(Policy):
     def rank_search(self, batch: SearchBatch) -> np.ndarray:  # noqa: D102
         if self.model is None or len(batch) == 0:
             return batch.candidates
-        cand = batch.candidates.astype(np.int64)
-        users = batch.user_ids.astype(np.int64)
-        features, consumed = self._search_features(list(batch.queries), batch.scores, cand, users)
-        self._search_memory.remember(batch.query_ids, cand, np.stack(features, axis=2))
-        score = np.where(cand >= 0, self.search_ranker.score(features), -np.inf)
-        # Items the user already consumed go last (after every other result), as the
-        # feed excludes them: re-finding is possible, re-consuming is rare.
-        score[consumed & (cand >= 0)] -= _SEEN_PENALTY
-        order = np.argsort(-score, axis=1, kind="stable")
-        return np.take_along_axis(batch.candidates, order, axis=1)
+        return self.search.rank(batch, self._search_inputs())
+
+    def _search_inputs(self) -> SearchInputs:
+        """The state the search page reads (only once the model is fitted)."""
+        popularity, quality = self._item_prior_parts()
+        return SearchInputs(
+            content=self.content, histories=self.histories, item_vecs=self._item_vecs,
+            states=self._states, sid_aligned=self._sid_aligned,
+            text_vectors=self._query_chooser().text_vectors, popularity=popularity,
+            quality=quality, search_rate=self._search_rate,
+        )  # fmt: skip
 
     def _predicted_query_success(self, users: np.ndarray, texts: list[str]) -> np.ndarray:
-        """Probability that ``users[j]`` clicks a result of ``texts[j]``, shape ``(n,)``.
-
-        Each distinct query goes through the search engine once; its results are ranked
-        for the user as :meth:`rank_search` would, and the search click model (its click
-        probabilities and continuation probability) gives the chance of a click:
-        :func:`~policies.onefeed_search.cascade_success` over the displayed depth seen
-        in the logs.
-        """
-        distinct = sorted(set(texts))
-        if not distinct:
-            return np.zeros(0)
-        where = {t: i for i, t in enumerate(distinct)}
-        found, scores = self.context.search.search(distinct, self.options.search_results_k)
-        rows = np.array([where[t] for t in texts], dtype=np.int64)
-        out = np.empty(len(texts))
-        ranker = self.search_ranker
-        for start in range(0, len(texts), 2048):
-            part = slice(start, start + 2048)
-            cand = found[rows[part]].astype(np.int64)
-            part_texts = texts[part]
-            features, consumed = self._search_features(
-                part_texts, scores[rows[part]], cand, users[part]
-            )
-            score = ranker.score(features)
-            click = 1.0 / (1.0 + np.exp(-(ranker.intercept + score)))
-            valid = cand >= 0
-            click = np.where(valid & ~consumed, click, 0.0)
-            key = np.where(valid, score - _SEEN_PENALTY * consumed, -np.inf)
-            order = np.argsort(-key, axis=1, kind="stable")[:, : self._search_depth]
-            out[part] = cascade_success(
-                np.take_along_axis(click, order, 1),
-                np.take_along_axis(valid, order, 1),
-                ranker.continue_prob,
-            )
-        return out
-
-    def _search_features(
-        self, queries: list[str], scores: np.ndarray, cand: np.ndarray, users: np.ndarray
-    ) -> tuple[list[np.ndarray], np.ndarray]:
-        """The :data:`~policies.onefeed_search.SEARCH_FEATURES` of search results.
-
-        Args:
-            queries: ``n`` query strings.
-            scores: Shape ``(n, k)`` engine scores.
-            cand: Shape ``(n, k)`` result item ids (``-1`` padded).
-            users: Shape ``(n,)`` the users searching.
-
-        Returns:
-            ``(features, consumed)``: one ``(n, k)`` array per feature, and which results
-            the user already consumed.
-        """
-        consumed = np.zeros(cand.shape, dtype=bool)
-        seen = np.zeros(cand.shape, dtype=bool)
-        for row, user in enumerate(users.tolist()):
-            consumed[row] = np.isin(cand[row], self.histories.consumed[user])
-            seen[row] = np.isin(cand[row], self.histories.sequences[user].items)
-        skipped = (seen & ~consumed).astype(np.float64)
-        valid = cand >= 0
-
-        def gather(values: np.ndarray) -> np.ndarray:
-            """Per-item ``values`` at the candidates (0 for padding and unknown items)."""
-            ok = valid & (cand < values.shape[0])
-            return np.where(ok, values[np.clip(cand, 0, values.shape[0] - 1)], 0.0)
-
-        def in_space(item_vecs: np.ndarray, vecs: np.ndarray) -> np.ndarray:
-            """Row-wise dot products of ``vecs`` (n, d) with the candidates' item vectors."""
-            ok = valid & (cand < item_vecs.shape[0])
-            emb = item_vecs[np.clip(cand, 0, item_vecs.shape[0] - 1)]
-            return np.where(ok, np.einsum("nd,nkd->nk", vecs, emb), np.nan)
-
-        qvec = np.stack([self.content.query_vector(q) for q in queries])
-        qvec /= np.maximum(np.linalg.norm(qvec, axis=1, keepdims=True), 1e-12)
-        aligned_q = self._query_chooser().text_vectors(queries)
-        popularity, quality = self._item_prior_parts()
-        features = [
-            np.nan_to_num(standardise_rows(np.where(valid, scores, np.nan))),
-            np.nan_to_num(in_space(self.content.item_emb, qvec)),
-            np.nan_to_num(in_space(self._sid_aligned, aligned_q)),
-            self.search_stats.click_text(queries, cand),
-            np.nan_to_num(in_space(self.content.item_emb, self.content.unit_profiles(users))),
-            np.nan_to_num(standardise_rows(in_space(self._item_vecs, self._states[users]))),
-            gather(popularity),
-            gather(quality),
-            gather(self._search_rate),
-            skipped,
-        ]
-        return features, consumed
+        """:meth:`~policies.onefeed_search_page.SearchPage.predict_success` for the chooser."""
+        return self.search.predict_success(users, texts, self.context.search, self._search_inputs())
 
     # ----------------------------------------------------------------- learning
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         opts = self.options
         frozen = self.model is not None and not opts.self_enhance
         if self.model is not None:
-            self._record_alignment(events)
+            scores = SearchPage.alignment_mrr(
+                events, self._sid_aligned, self._query_chooser().text_vectors
+            )
+            if scores is not None:
+                self.health.record_alignment(*scores)
         if not frozen and opts.learn_ranker and self._served_features is not None:
             assert self._served is not None
             self.ranker.observe(
                 *served_feature_rows(events, self._served.items, self._served_features)
             )
             self.ranker.fit()
-        if not frozen and opts.learn_ranker:
-            displayed = self._search_memory.displayed(events)
-            if displayed.valid.size:
-                self._search_depth = max(self._search_depth, displayed.valid.shape[1])
-            self.search_ranker.observe(displayed)
-            self.search_ranker.fit()
-        self._search_memory.clear()
+        if frozen:
+            self.search.forget()
+        else:
+            self.search.learn(events, opts.pop_decay, fit_ranker=opts.learn_ranker)
+            self._search_rate = self._zscore_available(self.search.stats.rate_logit())
         if not frozen:  # item statistics are parameters too: a frozen policy keeps them
             kind = events["event"].astype(str)
             clicked = events.loc[kind.isin(["click", "search_click"]), "item_id"].to_numpy()
@@ -509,8 +416,6 @@ class OneFeedPolicy(Policy):
                 self._feed_clicks, item[ok & (feed["event"].astype(str) == "click").to_numpy()], 1.0
             )
             self._remember_queries(events)
-            self.search_stats.add_episode(events, opts.pop_decay)
-            self._search_rate = self._zscore_available(self.search_stats.rate_logit())
         self.content.add_episode(events, opts.long_dwell_s)
         encode = None if self.model is None else self._encode
         feedback = None
@@ -539,22 +444,6 @@ class OneFeedPolicy(Policy):
             self._fallback_lists()
         else:
             self._prepare_lists()
-
-    def _record_alignment(self, events: pd.DataFrame) -> None:
-        """Score the SID–query alignment on this (not yet trained on) episode's clicks."""
-        texts, items, click_pos = clicked_result_lists(events)
-        if not texts:
-            return
-        chooser = self._query_chooser()
-        sid = chooser.sid_vectors()
-        known = (items >= 0) & (items < sid.shape[0])
-        vecs = sid[np.clip(items, 0, sid.shape[0] - 1)]
-        score = np.where(known, np.einsum("nd,nkd->nk", chooser.text_vectors(texts), vecs), -2.0)
-        n_shown = (items >= 0).sum(axis=1)
-        chance = np.mean([np.mean(1.0 / np.arange(1, k + 1)) for k in n_shown.tolist()])
-        self.health.record_alignment(
-            reciprocal_rank_of_clicks(score, items, click_pos), float(chance)
-        )
 
     def _encode(self, text: str) -> np.ndarray:
         """Model-vocabulary ids of ``text`` (distinct, in order), with a cached index."""
@@ -749,7 +638,7 @@ class OneFeedPolicy(Policy):
     def _query_chooser(self) -> QueryChooser:
         """The query selection of the current model, profiles and query statistics."""
         assert self.model is not None
-        fitted = self.search_ranker.n_fits > 0
+        fitted = self.search.ranker.n_fits > 0
         return QueryChooser(
             self.model, self.content, self._good_queries, self._word_outcomes, self._encode,
             self.options, self._predicted_query_success if fitted else None,

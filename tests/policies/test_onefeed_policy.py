@@ -10,7 +10,7 @@ from onefeed import EventType as B
 from policies import make_policy
 from policies.conformance import check_policy
 from policies.onefeed_logs import ServedLists, UserHistories, feedback_log
-from policies.onefeed_search import SearchClickStats
+from policies.onefeed_search import SearchClickStats, search_ranker
 from sim.config import WorldConfig
 from sim.events import Provenance
 from sim.types import SearchBatch
@@ -226,24 +226,24 @@ def test_the_ranker_is_refitted_on_logged_feedback(full_run):
 
 def test_the_search_ranker_is_fitted_on_logged_search_feedback(full_run):
     policy, logs, _ = full_run
-    fresh = make_policy("onefeed").search_ranker
-    assert policy.search_ranker.n_fits >= 1
-    assert not np.allclose(policy.search_ranker.weights, fresh.weights)
-    assert 0.0 < policy.search_ranker.continue_prob < 1.0
+    fresh = search_ranker(memory_episodes=3)
+    assert policy.search.ranker.n_fits >= 1
+    assert not np.allclose(policy.search.ranker.weights, fresh.weights)
+    assert 0.0 < policy.search.ranker.continue_prob < 1.0
     # Every search click fed the click text of the clicked item.
     clicks = pd.concat(logs)
     n_clicks = (clicks["event"].astype(str) == "search_click").sum()
-    assert n_clicks > 0 and policy.search_stats.counts.nnz > 0
+    assert n_clicks > 0 and policy.search.stats.counts.nnz > 0
 
 
 def test_a_frozen_policy_never_refits_its_search_ranker():
     policy, logs, _ = run("onefeed-frozen")
-    assert policy.search_ranker.n_fits == 0
+    assert policy.search.ranker.n_fits == 0
     # Its search statistics are those of the log it was fitted on (episode 0) only.
-    first = SearchClickStats(policy.search_stats.n_items)
+    first = SearchClickStats(policy.search.stats.n_items)
     first.add_episode(logs[0], policy.options.pop_decay)
-    assert (policy.search_stats.counts != first.counts).nnz == 0
-    assert np.array_equal(policy.search_stats.examined, first.examined)
+    assert (policy.search.stats.counts != first.counts).nnz == 0
+    assert np.array_equal(policy.search.stats.examined, first.examined)
 
 
 @pytest.mark.parametrize("name", ["onefeed", "onefeed-frozen"])
