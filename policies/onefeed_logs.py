@@ -38,6 +38,7 @@ class UserHistories:
         #: Per user, every item ever clicked (feed or search), sorted: unlike the
         #: sequences, never truncated, so consumed items are never served again.
         self.consumed = [np.zeros(0, np.int64) for _ in range(n_users)]
+        self._keys: tuple[np.ndarray, np.ndarray] | None = None
 
     def add_episode(self, events: pd.DataFrame, encode_query, long_dwell_s: float) -> np.ndarray:
         """Append one episode's behaviour; return the ids of users who had any.
@@ -84,7 +85,43 @@ class UserHistories:
                 np.concatenate([old.types, types[start:end]])[-self.max_len :],
                 np.concatenate([old.query_words, words[start:end]])[-self.max_len :],
             )
+        self._keys = None
         return touched
+
+    def membership(self, users: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which ``(user, item)`` pairs were consumed, and which are in the recent sequence.
+
+        Vectorised over pairs: each set is kept as one sorted array of ``user·2³² + item``
+        keys, rebuilt after an episode is added.
+
+        Args:
+            users: Shape ``(n,)`` user ids.
+            items: Shape ``(n, k)`` item ids (negative ids are never members).
+
+        Returns:
+            ``(consumed, recent)``: two bool arrays of shape ``(n, k)``.
+        """
+        if getattr(self, "_keys", None) is None:
+            self._keys = tuple(
+                _pair_keys([np.asarray(part, np.int64) for part in parts])
+                for parts in (self.consumed, [s.items[s.items >= 0] for s in self.sequences])
+            )
+        query = (np.asarray(users, np.int64)[:, None] << 32) + np.asarray(items, np.int64)
+        out = []
+        for keys in self._keys:
+            at = np.clip(np.searchsorted(keys, query), 0, max(keys.size - 1, 0))
+            hit = keys[at] == query if keys.size else np.zeros(query.shape, dtype=bool)
+            out.append(hit & (np.asarray(items) >= 0))
+        return out[0], out[1]
+
+
+def _pair_keys(per_user: list[np.ndarray]) -> np.ndarray:
+    """Sorted unique ``user·2³² + item`` keys of per-user item arrays."""
+    sizes = [a.size for a in per_user]
+    if not sum(sizes):
+        return np.zeros(0, dtype=np.int64)
+    users = np.repeat(np.arange(len(per_user), dtype=np.int64), sizes)
+    return np.unique((users << 32) + np.concatenate(per_user))
 
 
 @dataclass
@@ -302,6 +339,23 @@ class ContentProfiles:
         self.dim = self.word_vecs.shape[1]
         if self.profiles.shape[1] != self.dim:
             self.profiles = np.zeros((self.profiles.shape[0], self.dim))
+
+    def extend_catalog(self, titles: list[str]) -> None:
+        """Embed items added after :meth:`set_catalog` in the existing word space.
+
+        ``titles`` is the whole current catalogue; the items beyond the embedded ones
+        get the normalised sum of their known words' vectors (words first seen in them
+        count as zero). The word groups are not re-learnt: users' profiles are sums of
+        item embeddings in this space, so re-clustering the words would scramble them.
+        """
+        start = self.item_emb.shape[0]
+        new = np.zeros((max(len(titles) - start, 0), self.dim))
+        for row, title in enumerate(titles[start:]):
+            ids = [self.word_index[w] for w in set(tokenize(title)) if w in self.word_index]
+            if ids:
+                new[row] = self.word_vecs[ids].sum(axis=0)
+        new /= np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
+        self.item_emb = np.concatenate([self.item_emb, new])
 
     def query_vector(self, text: str) -> np.ndarray:
         """Mean embedding of the known words of ``text`` (zeros if none)."""

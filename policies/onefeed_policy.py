@@ -270,7 +270,7 @@ class OneFeedPolicy(Policy):
             self._examined = np.pad(self._examined, (0, extra))
             self._feed_clicks = np.pad(self._feed_clicks, (0, extra))
             self._tiebreak = np.concatenate([self._tiebreak, self.context.rng.random(extra)])
-            self.content.set_catalog(list(catalog.titles))
+            self.content.extend_catalog(list(catalog.titles))
             self.search.stats.grow(catalog.n_items)
             self._search_rate = self._zscore_available(self.search.stats.rate_logit())
         if self._served is not None:

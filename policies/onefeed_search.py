@@ -190,7 +190,7 @@ class SearchClickStats:
         self.counts = sp.csr_matrix((0, n_items))
         self.examined = np.zeros(n_items)
         self.clicked = np.zeros(n_items)
-        self._log_counts = self.counts
+        self._log_counts: dict[int, float] = {}
         self._idf = np.zeros(0)
 
     @property
@@ -239,10 +239,10 @@ class SearchClickStats:
         self._refresh()
 
     def _refresh(self) -> None:
-        """Cache ``log(1 + counts)`` and the words' IDF over the items they led to."""
-        logc = self.counts.copy()
-        logc.data = np.log1p(logc.data)
-        self._log_counts = logc
+        """Cache ``log(1 + counts)`` per (word, item) pair and the words' IDF."""
+        coo = self.counts.tocoo()
+        keys = (coo.row.astype(np.int64) << 32) + coo.col.astype(np.int64)
+        self._log_counts = dict(zip(keys.tolist(), np.log1p(coo.data).tolist(), strict=True))
         items_per_word = np.diff(self.counts.indptr)
         self._idf = np.log1p(self.n_items / (1.0 + items_per_word))
 
@@ -256,24 +256,21 @@ class SearchClickStats:
             queries: ``n`` query strings.
             candidates: Shape ``(n, k)`` item ids, ``-1`` padded.
         """
-        n, k = candidates.shape
-        rows, cols, vals = [], [], []
+        out = np.zeros(candidates.shape)
+        lookup, idf = self._log_counts, self._idf
         for r, text in enumerate(queries):
-            for word in dict.fromkeys(tokenize(text or "")):
-                j = self.word_index.get(word)
-                if j is not None:
-                    rows.append(r)
-                    cols.append(j)
-                    vals.append(self._idf[j])
-        if not rows:
-            return np.zeros((n, k))
-        weights = sp.csr_matrix((vals, (rows, cols)), shape=(n, len(self.word_index)))
-        norm = np.asarray(weights.sum(axis=1)).ravel()
-        match = (weights @ self._log_counts).tocsr()
-        safe = np.clip(candidates, 0, self.n_items - 1)
-        picked = np.asarray(match[np.arange(n)[:, None], safe].todense())
-        picked /= np.maximum(norm, 1e-12)[:, None]
-        return np.where(candidates >= 0, picked, 0.0)
+            words = [self.word_index.get(w) for w in dict.fromkeys(tokenize(text or ""))]
+            words = [j for j in words if j is not None]
+            if not words:
+                continue
+            items = candidates[r].tolist()
+            total = 0.0
+            for j in words:
+                base, weight = j << 32, float(idf[j])
+                total += weight
+                out[r] += [weight * lookup.get(base + it, 0.0) for it in items]
+            out[r] /= max(total, 1e-12)
+        return np.where(candidates >= 0, out, 0.0)
 
     def rate_logit(self) -> np.ndarray:
         """Shape ``(n_items,)`` logit of the smoothed search click rate of each item."""

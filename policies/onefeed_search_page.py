@@ -159,11 +159,7 @@ class SearchPage:
             the user already consumed.
         """
         histories, content = inputs.histories, inputs.content
-        consumed = np.zeros(cand.shape, dtype=bool)
-        seen = np.zeros(cand.shape, dtype=bool)
-        for row, user in enumerate(users.tolist()):
-            consumed[row] = np.isin(cand[row], histories.consumed[user])
-            seen[row] = np.isin(cand[row], histories.sequences[user].items)
+        consumed, seen = histories.membership(users, cand)
         skipped = (seen & ~consumed).astype(np.float64)
         valid = cand >= 0
 

@@ -9,7 +9,7 @@ import pytest
 from onefeed import EventType as B
 from policies import make_policy
 from policies.conformance import check_policy
-from policies.onefeed_logs import ServedLists, UserHistories, feedback_log
+from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories, feedback_log
 from policies.onefeed_search import SearchClickStats, search_ranker
 from sim.config import WorldConfig
 from sim.events import Provenance
@@ -261,3 +261,37 @@ def test_items_released_after_the_fit_do_not_break_the_model(name):
     assert world.catalog_view().n_items > 300
     served = policy._served.items
     assert (served >= 300).any()  # new items are served (content/popular candidates)
+
+
+def test_new_items_join_the_existing_word_space():
+    content = ContentProfiles(2, svd_dim=2, n_clusters=2, seed=0, n_init=1)
+    titles = ["red car fast", "red car", "blue sky", "blue sky wide", "car red", "sky blue"]
+    content.set_catalog(titles)
+    items, words = content.item_emb.copy(), content.word_vecs.copy()
+    content.extend_catalog([*titles, "red car brandnew", "zzz"])
+    # Old items and the word groups are untouched (profiles live in this space).
+    assert np.array_equal(content.item_emb[:6], items)
+    assert np.array_equal(content.word_vecs, words)
+    # A new item is the normalised sum of its known words; unknown words count zero.
+    expected = words[content.word_index["red"]] + words[content.word_index["car"]]
+    assert content.item_emb[6] == pytest.approx(expected / np.linalg.norm(expected))
+    assert not content.item_emb[7].any()
+
+
+def test_history_membership_of_user_item_pairs():
+    hist = UserHistories(n_users=3, max_len=2, max_words=1)
+    hist.add_episode(log([
+        (0, 1.0, "click", 4, 10.0, -1, None, "retrieval"),
+        (0, 2.0, "skip", 5, NAN, -1, None, "retrieval"),
+        (0, 3.0, "skip", 6, NAN, -1, None, "retrieval"),  # max_len 2: item 4 leaves
+        (2, 1.0, "search_click", 4, 5.0, 1, None, "search"),
+    ]), None, 60.0)  # fmt: skip
+    consumed, recent = hist.membership(
+        np.array([0, 1, 2]), np.array([[4, 5, 6], [4, 5, -1], [4, 6, -1]])
+    )
+    assert consumed.tolist() == [[True, False, False], [False, False, False], [True, False, False]]
+    assert recent.tolist() == [[False, True, True], [False, False, False], [True, False, False]]
+    # A later episode invalidates the cached keys.
+    hist.add_episode(log([(1, 9.0, "click", 5, 1.0, -1, None, "retrieval")]), None, 60.0)
+    consumed, _ = hist.membership(np.array([1]), np.array([[5]]))
+    assert consumed.tolist() == [[True]]
