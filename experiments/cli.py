@@ -6,13 +6,17 @@ in :data:`LAZY_COMMANDS` (``name: ("module:attribute", "short help")``) or by ca
 :func:`add_lazy_command`.
 
 Errors a user can cause (:class:`experiments.errors.UserError`) are printed as their
-message, without a traceback, and exit with code 2; Ctrl-C exits with 130.
+message, without a traceback, and exit with code 2; Ctrl-C (or SIGTERM) exits with 130.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +75,8 @@ class LazyGroup(click.Group):
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            with _sigterm_as_interrupt():
+                return super().invoke(ctx)
         except UserError as exc:
             for line in str(exc).splitlines() or [type(exc).__name__]:
                 click.echo(line, err=True)
@@ -79,6 +84,27 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (``kill``, a batch scheduler's stop) like Ctrl-C while a command runs.
+
+    Without it the default action ends the process at once: no manifest records the
+    interruption and ``compare``'s worker processes are orphaned, still running.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def add_lazy_command(name: str, target: str, short_help: str) -> None:

@@ -1,5 +1,7 @@
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -175,6 +177,26 @@ def test_ctrl_c_keeps_finished_episodes(
     assert sorted(pd.read_parquet(out / "events.parquet")["episode"].unique()) == [0, 1]
     assert sorted(pd.read_parquet(out / "metrics.parquet")["episode"].unique()) == [0, 1]
     assert not [p for p in out.rglob("*") if p.name.startswith(".")]
+
+
+def test_sigterm_is_an_interruption_not_a_silent_death(
+    runner, write_scenario, tiny_yaml, fake_world, tmp_path, monkeypatch
+):
+    original = FakeWorld.run_episode
+
+    def run_episode(self, ep, progress=None):
+        if ep == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` or a scheduler would
+        return original(self, ep, progress)
+
+    monkeypatch.setattr(FakeWorld, "run_episode", run_episode)
+    previous = signal.getsignal(signal.SIGTERM)
+    out = tmp_path / "run"
+    result = invoke(runner, "run", write_scenario(tiny_yaml), "--out", out)
+    assert result.exit_code == 130
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["status"] == "incomplete" and manifest["episodes_finished"] == 2
+    assert signal.getsignal(signal.SIGTERM) is previous  # the handler is restored
 
 
 def test_crash_marks_manifest_incomplete(
