@@ -14,6 +14,8 @@ Every file is written atomically (see :mod:`experiments.atomic`), so
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import platform
 import subprocess
@@ -33,7 +35,14 @@ import pyarrow.parquet as pq
 from experiments.atomic import atomic_path, atomic_write_json
 from experiments.errors import UserError
 
-__all__ = ["MANIFEST_VERSION", "Manifest", "RunDir", "default_run_dir", "environment_info"]
+__all__ = [
+    "MANIFEST_VERSION",
+    "Manifest",
+    "RunDir",
+    "code_digest",
+    "default_run_dir",
+    "environment_info",
+]
 
 MANIFEST_VERSION = 1
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -74,8 +83,25 @@ def _git_info(root: Path) -> dict[str, Any] | None:
     return {"revision": sha, "dirty": bool(status.strip())}
 
 
+@functools.cache
+def code_digest() -> str:
+    """SHA-256 of the project's Python sources, committed or not.
+
+    Covers every ``*.py`` file of ``sim``, ``policies``, ``onefeed`` and ``experiments``
+    (path and bytes), so it identifies the code a run was made with.
+    """
+    digest = hashlib.sha256()
+    for package in ("sim", "policies", "onefeed", "experiments"):
+        for path in sorted((PROJECT_ROOT / package).rglob("*.py")):
+            digest.update(path.relative_to(PROJECT_ROOT).as_posix().encode())
+            digest.update(b"\0")
+            digest.update(path.read_bytes())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
 def environment_info() -> dict[str, Any]:
-    """Python, platform, key package versions and the git revision of the project."""
+    """Python, platform, key package versions, the git revision and the code digest."""
     versions: dict[str, str | None] = {}
     for name in KEY_PACKAGES:
         try:
@@ -87,6 +113,7 @@ def environment_info() -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": versions,
         "git": _git_info(PROJECT_ROOT),
+        "code_digest": code_digest(),
     }
 
 

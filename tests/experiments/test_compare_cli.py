@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import experiments.compare as compare_module
 import experiments.run
 from experiments.cli import main
 from experiments.compare_report import PER_RUN_COLUMNS, SUMMARY_COLUMNS
@@ -55,7 +56,7 @@ def test_bad_inputs_exit_2_with_one_line(runner, write_scenario, tmp_path, args,
     assert not out.exists()  # checked before anything runs or is written
 
 
-def test_compare_jobs_1_and_2_agree(runner, write_scenario, tmp_path):
+def test_compare_jobs_1_and_2_agree(runner, write_scenario, tmp_path, monkeypatch):
     path = write_scenario(TWO_EPISODES)
     args = ["--policies", "random,popularity", "--seeds", "0,1", "--no-progress"]
     one = compare(runner, path, *args, "--jobs", 1, "--out", tmp_path / "one")
@@ -91,6 +92,10 @@ def test_compare_jobs_1_and_2_agree(runner, write_scenario, tmp_path):
     again = compare(runner, path, *args, "--jobs", 1, "--out", tmp_path / "one")
     assert again.exit_code == 0 and "4 reused" in again.output
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / "per_run.parquet"), a)
+    # ... but not runs made by other code: a changed source redoes them.
+    monkeypatch.setattr(compare_module, "code_digest", lambda: "some-other-code")
+    redone = compare(runner, path, *args, "--jobs", 1, "--out", tmp_path / "one")
+    assert redone.exit_code == 0 and "reused" not in redone.output
 
 
 def test_common_random_numbers_and_upper_bound_label(runner, write_scenario, tmp_path):
