@@ -26,7 +26,7 @@ from typing import Any
 
 from experiments.config import PolicySpec, Scenario, needs_ground_truth, with_overrides
 from experiments.errors import UserError
-from experiments.rundir import code_digest
+from experiments.rundir import is_reusable_run
 from policies import available_policies, make_policy
 
 __all__ = [
@@ -297,19 +297,8 @@ def _check_existing_run(task: PairTask) -> None:
 
 
 def is_reusable(task: PairTask) -> bool:
-    """Whether ``task.run_dir`` holds a complete run of this scenario made by this code.
-
-    The code is identified by :func:`~experiments.rundir.code_digest` (recorded in the
-    manifest's ``environment``): after any change to the project's sources, earlier
-    runs are redone rather than silently mixed with new ones.
-    """
-    manifest = _read_manifest(Path(task.run_dir))
-    return bool(
-        manifest
-        and manifest.get("status") == "complete"
-        and manifest["scenario"] == task.scenario
-        and (manifest.get("environment") or {}).get("code_digest") == code_digest()
-    )
+    """Whether ``task.run_dir`` holds a complete run of this scenario made by this code."""
+    return is_reusable_run(Path(task.run_dir), task.scenario)
 
 
 def run_pair(task: PairTask) -> PairOutcome:

@@ -42,6 +42,7 @@ __all__ = [
     "code_digest",
     "default_run_dir",
     "environment_info",
+    "is_reusable_run",
 ]
 
 MANIFEST_VERSION = 1
@@ -98,6 +99,27 @@ def code_digest() -> str:
             digest.update(path.read_bytes())
             digest.update(b"\0")
     return digest.hexdigest()
+
+
+def is_reusable_run(run_dir: Path, scenario: dict[str, Any]) -> bool:
+    """Whether ``run_dir`` holds a complete run of ``scenario`` made by this code.
+
+    Complete (manifest ``status``), of exactly this resolved scenario (JSON data), with
+    its metrics written, and made by the same sources (:func:`code_digest`): after a
+    change to the project's code an earlier run is redone, not silently reused.
+    """
+    path = Path(run_dir) / "manifest.json"
+    if not path.is_file() or not (Path(run_dir) / "metrics.parquet").is_file():
+        return False
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return bool(
+        manifest.get("status") == "complete"
+        and manifest.get("scenario") == scenario
+        and (manifest.get("environment") or {}).get("code_digest") == code_digest()
+    )
 
 
 def environment_info() -> dict[str, Any]:

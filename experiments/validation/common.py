@@ -21,6 +21,7 @@ from scipy import stats
 from experiments.atomic import atomic_write_text
 from experiments.config import Scenario
 from experiments.run import run_scenario
+from experiments.rundir import is_reusable_run
 
 __all__ = [
     "FIGURES_DIR",
@@ -131,7 +132,7 @@ def run_arms(
                 }
             )
             run_dir = Path(out_dir) / f"{arm.label}-seed{seed}"
-            if _complete(run_dir, scenario):
+            if is_reusable_run(run_dir, scenario.model_dump(mode="json")):
                 table = pd.read_parquet(run_dir / "metrics.parquet")
             else:
                 if run_dir.exists():
@@ -144,17 +145,6 @@ def run_arms(
                 table.assign(arm=arm.label)[["arm", "seed", "episode", "metric", "value"]]
             )
     return pd.concat(tables, ignore_index=True)
-
-
-def _complete(run_dir: Path, scenario: Scenario) -> bool:
-    """Whether ``run_dir`` holds a finished run of exactly ``scenario`` (reusable)."""
-    path = run_dir / "manifest.json"
-    if not path.is_file() or not (run_dir / "metrics.parquet").is_file():
-        return False
-    manifest = json.loads(path.read_text(encoding="utf-8"))
-    return manifest.get("status") == "complete" and manifest.get("scenario") == (
-        scenario.model_dump(mode="json")
-    )
 
 
 def per_seed(

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import experiments.compare as compare_module
 import experiments.run
+import experiments.rundir as rundir_module
 from experiments.cli import main
 from experiments.compare_report import PER_RUN_COLUMNS, SUMMARY_COLUMNS
 from experiments.config import scenario_from_data
@@ -93,7 +93,7 @@ def test_compare_jobs_1_and_2_agree(runner, write_scenario, tmp_path, monkeypatc
     assert again.exit_code == 0 and "4 reused" in again.output
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "one" / "per_run.parquet"), a)
     # ... but not runs made by other code: a changed source redoes them.
-    monkeypatch.setattr(compare_module, "code_digest", lambda: "some-other-code")
+    monkeypatch.setattr(rundir_module, "code_digest", lambda: "some-other-code")
     redone = compare(runner, path, *args, "--jobs", 1, "--out", tmp_path / "one")
     assert redone.exit_code == 0 and "reused" not in redone.output
 
