@@ -23,7 +23,7 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
-__all__ = ["FEATURES", "LearnedRanker", "fit_logistic", "served_feature_rows"]
+__all__ = ["FEATURES", "LearnedRanker", "fit_logistic", "linear_score", "served_feature_rows"]
 
 #: Ranking features, in the column order of every feature array.
 FEATURES: tuple[str, ...] = (
@@ -68,6 +68,15 @@ def served_feature_rows(
     x = served_features[users[found], col[found]].astype(np.float64)
     known = np.isfinite(x).all(axis=1)  # filler added after ranking has no features
     return x[known], clicked[found][known].astype(np.float64)
+
+
+def linear_score(weights: np.ndarray, features: list[np.ndarray]) -> np.ndarray:
+    """``sum_f weights[f] * features[f]`` over arrays of any common shape (zero weights skipped)."""
+    out = np.zeros_like(features[0], dtype=np.float64)
+    for w, f in zip(weights, features, strict=True):
+        if w:
+            out += w * f
+    return out
 
 
 def fit_logistic(
@@ -126,11 +135,7 @@ class LearnedRanker:
 
     def score(self, features: list[np.ndarray]) -> np.ndarray:
         """Weighted sum of feature arrays of any common shape (one per feature)."""
-        out = np.zeros_like(features[0], dtype=np.float64)
-        for w, f in zip(self.weights, features, strict=True):
-            if w:
-                out += w * f
-        return out
+        return linear_score(self.weights, features)
 
     def observe(self, x: np.ndarray, y: np.ndarray) -> None:
         """Remember one episode's examined impressions (older episodes are dropped)."""

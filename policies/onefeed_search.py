@@ -40,7 +40,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from onefeed.text import tokenize
-from policies.onefeed_ranker import fit_logistic
+from policies.onefeed_ranker import fit_logistic, linear_score
 
 __all__ = [
     "SEARCH_FEATURES",
@@ -461,11 +461,7 @@ class CascadeRanker:
 
     def score(self, features: list[np.ndarray]) -> np.ndarray:
         """Weighted sum of feature arrays of any common shape (one per feature)."""
-        out = np.zeros_like(features[0], dtype=np.float64)
-        for w, f in zip(self.weights, features, strict=True):
-            if w:
-                out += w * f
-        return out
+        return linear_score(self.weights, features)
 
     def observe(self, queries: SearchQueries) -> None:
         """Remember one episode's displayed queries (older episodes are dropped)."""
