@@ -16,11 +16,14 @@ learns between episodes only):
 2. Prepare every user's ranked list (vectorised over users): candidates = constrained
    SID beam search ∪ items found by the user's generated queries through the search
    engine (search-based expansion) ∪ the items nearest the title profile ∪ recent
-   popular items. Ranking stage: ``content_weight`` × profile cosine +
-   ``pop_weight`` × item prior (log recent clicks + logit of the smoothed click rate
-   among examined impressions) + ``model_weight`` × the model's state-item score
-   (z-scored) + ``sid_weight`` × SID log-probability (z-scored) + ``expansion_weight``
-   for expansion items. Already-engaged items are excluded; popular items fill up.
+   popular items. Ranking stage: a linear click model over the profile cosine, the
+   item prior (log recent clicks; logit of the smoothed click rate among examined
+   impressions), the model's state-item score, the SID log-probability, an
+   expansion flag and the aligned intent cosine (model, SID and intent scores z-scored
+   per user; :class:`~policies.onefeed_ranker.LearnedRanker`), starting from the
+   ``*_weight`` options and refitted on the examined click/skip feedback after every
+   episode (``learn_ranker``). Already-engaged items are excluded; popular items
+   fill up.
 3. Queries (suggestions and expansion): candidates are the words nearest the user's
    profile (paired with a close word of the same group into two-word queries), the
    query head's ``n_model_queries`` queries and recent successful queries; each is
@@ -44,7 +47,7 @@ behaviour into their states and profiles).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -55,6 +58,7 @@ from onefeed.encoder import item_vectors
 from onefeed.losses import log_softmax
 from onefeed.text import tokenize
 from policies.base import Policy, PolicyContext
+from policies.onefeed_config import SIM_MODEL_DEFAULTS, OneFeedPolicyConfig, auto_codebook_size
 from policies.onefeed_health import HealthTracker
 from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories, feedback_log
 from policies.onefeed_queries import QueryChooser
@@ -68,144 +72,6 @@ from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, Suggest
 __all__ = ["OneFeedPolicy", "OneFeedPolicyConfig"]
 
 _GENERATED = ("retrieval", "search_expansion")
-
-
-@dataclass(frozen=True)
-class OneFeedPolicyConfig:
-    """Options of the OneFeed policy (scenario ``policy.params``).
-
-    Attributes:
-        use_queries: Generate queries for candidate expansion and suggestions.
-        self_enhance: Retrain on the feedback after every episode (False: frozen).
-        rebuild_sids_every: Refit (new semantic IDs) every N episodes; 0 = never.
-        min_fit_clicks: Positive events needed before the first fit.
-        n_queries: Generated queries per user (suggestions and expansion).
-        n_model_queries: Query-head candidates per user (distinct first words).
-        n_word_candidates: Profile-word query candidates per user.
-        query_align_weight: Weight of the SID-query alignment score of a candidate.
-        query_success_weight: Weight of a candidate's expected success (logged
-            success rate of queries with its words).
-        pair_min_cosine: Two profile words form one query above this group cosine.
-        expansion_per_query: Search results kept per generated query.
-        beam: SID candidates per user.
-        content_candidates: Profile-nearest items added to the candidates.
-        popular_candidates: Most popular items added to the candidates.
-        list_len: Length of each user's prepared list (then it wraps around).
-        history_len: Behaviour events kept per user.
-        long_dwell_s: Clicks with at least this dwell count as long dwell.
-        fit_epochs: Epochs of the first fit.
-        enhance_epochs: Epochs of each self-enhancement round.
-        enhance_budget: Approximate feedback examples per self-enhancement round.
-        negatives_per_user: Skipped items kept per user in a round.
-        replay_users: Sampled users whose sequences are replayed in a round.
-        content_weight: Ranking weight of the title-profile cosine.
-        pop_weight: Ranking weight of the item prior.
-        model_weight: Ranking weight of the model's state-item score.
-        sid_weight: Ranking weight of the SID log-probability of beam items.
-        expansion_weight: Ranking bonus of search-expansion items.
-        intent_weight: Ranking weight of the aligned cosine between an item's SID and
-            the user's generated queries.
-        pop_decay: Per-episode decay of the item statistics.
-        quality_weight: Weight of the examined click-rate logit in the item prior.
-        rate_prior: Pseudo-examinations of the click-rate prior.
-        learn_ranker: Refit the feed and search ranking weights on click/skip feedback
-            every episode (:class:`~policies.onefeed_ranker.LearnedRanker`); the
-            ``*_weight`` ranking options above are then only the feed's starting point.
-        ranker_memory: Episodes of examined impressions the ranker is fitted on.
-        search_results_k: Engine results per query when the policy predicts a query's
-            success (candidate suggestions and expansion queries).
-        model: Overrides of :class:`onefeed.OneFeedConfig` fields.
-    """
-
-    use_queries: bool = True
-    self_enhance: bool = True
-    rebuild_sids_every: int = 0
-    min_fit_clicks: int = 50
-    n_queries: int = 3
-    n_model_queries: int = 4
-    n_word_candidates: int = 6
-    query_align_weight: float = 0.5
-    query_success_weight: float = 3.0
-    pair_min_cosine: float = 0.8
-    expansion_per_query: int = 10
-    beam: int = 40
-    content_candidates: int = 150
-    popular_candidates: int = 50
-    list_len: int = 200
-    history_len: int = 50
-    long_dwell_s: float = 60.0
-    fit_epochs: int = 3
-    enhance_epochs: int = 1
-    enhance_budget: int = 1500
-    negatives_per_user: int = 3
-    replay_users: int = 150
-    content_weight: float = 3.0
-    pop_weight: float = 0.4
-    model_weight: float = 0.3
-    sid_weight: float = 0.1
-    expansion_weight: float = 0.3
-    intent_weight: float = 0.3
-    pop_decay: float = 0.7
-    quality_weight: float = 0.5
-    rate_prior: float = 10.0
-    learn_ranker: bool = True
-    ranker_memory: int = 3
-    search_results_k: int = 20
-    model: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        checks = {
-            "rebuild_sids_every": self.rebuild_sids_every >= 0,
-            "min_fit_clicks": self.min_fit_clicks >= 1,
-            "n_queries": self.n_queries >= 1,
-            "expansion_per_query": self.expansion_per_query >= 1,
-            "beam": self.beam >= 1,
-            "list_len": self.list_len >= 1,
-            "history_len": self.history_len >= 1,
-            "fit_epochs": self.fit_epochs >= 1,
-            "enhance_epochs": self.enhance_epochs >= 1,
-            "n_model_queries": self.n_model_queries >= 1,
-            "n_word_candidates": self.n_word_candidates >= 0,
-            "content_candidates": self.content_candidates >= 1,
-            "popular_candidates": self.popular_candidates >= 0,
-            "enhance_budget": self.enhance_budget >= 1,
-            "negatives_per_user": self.negatives_per_user >= 0,
-            "replay_users": self.replay_users >= 0,
-            "pop_decay": 0.0 <= self.pop_decay <= 1.0,
-            "ranker_memory": self.ranker_memory >= 1,
-            "search_results_k": self.search_results_k >= 1,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ValueError(f"onefeed policy: out-of-range option(s): {', '.join(bad)}")
-        known = {f.name for f in fields(OneFeedConfig)}
-        unknown = sorted(set(self.model) - known)
-        if unknown:
-            raise ValueError(f"onefeed policy: unknown model option(s): {', '.join(unknown)}")
-
-
-#: Model sizes for simulated catalogues (thousands of items, sparse feedback): smaller
-#: than the replay bench's, so that a retraining round takes seconds.
-SIM_MODEL_DEFAULTS: dict[str, Any] = {
-    "levels": 3,
-    "dim": 32,
-    "hidden": 64,
-    "text_dim": 32,
-    "collab_dim": 16,
-    "max_len": 20,
-}
-
-
-def auto_codebook_size(n_items: int, levels: int) -> int:
-    """Smallest power of two ``K`` with ``K**levels >= 2 * n_items`` (4 .. 256).
-
-    The residual quantiser then has room for every item without collapsing the last
-    levels (a 256-entry codebook over 2,000 items leaves most codes unused).
-    """
-    size = 4
-    while size < 256 and size**levels < 2 * n_items:
-        size *= 2
-    return size
 
 
 class OneFeedPolicy(Policy):

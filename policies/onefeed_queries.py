@@ -37,7 +37,7 @@ class QueryChooser:
         word_outcomes: Per word, decayed ``[queries, successful queries]`` of the
             logged queries containing it (typed or suggested).
         encode: Text to model-vocabulary word ids.
-        options: The policy options (:class:`~policies.onefeed_policy.OneFeedPolicyConfig`).
+        options: The policy options (:class:`~policies.onefeed_config.OneFeedPolicyConfig`).
         predict_success: ``(users, texts) -> P(click)`` of issuing each query for each
             user, from the policy's search click model; ``None`` (before that model is
             fitted) falls back to the per-word success rates of the logs.
