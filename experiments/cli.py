@@ -171,8 +171,9 @@ def run(
     click.echo(
         f"run complete: {result.run_dir} ({loaded.episodes} episodes, {result.wall_s:.1f} s)"
     )
+    width = max((len(name) for name in last["metric"]), default=0)
     for name, value in zip(last["metric"], last["value"], strict=True):
-        click.echo(f"  {name:<24} {value:.4g}")
+        click.echo(f"  {name:<{width}} {value:.4g}")
 
 
 @main.command()
@@ -243,8 +244,10 @@ def list_registered() -> None:
     click.echo("policies:  " + ", ".join(available_policies()))
     click.echo("scenarios: " + ", ".join(available_scenarios()))
     click.echo("metrics:")
-    for name in available_metrics():
-        click.echo(f"  {name:<24} {metric_doc(name)}")
+    names = available_metrics()
+    width = max((len(name) for name in names), default=0)
+    for name in names:
+        click.echo(f"  {name:<{width}} {metric_doc(name)}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -105,6 +105,10 @@ def test_run_writes_complete_run_directory(runner, write_scenario, tiny_yaml, fa
     [run_dir] = list((tmp_path / "runs").iterdir())
     assert run_dir.name.startswith("tiny-v1-popularity-seed5-")
     assert f"run complete: {Path('runs') / run_dir.name}" in result.stdout
+    metric_lines = [line for line in result.stdout.splitlines() if line.startswith("  ")]
+    assert any("impression_gini_cumulative" in line for line in metric_lines)
+    value_columns = {len(line) - len(line.split()[-1]) for line in metric_lines}
+    assert len(value_columns) == 1, "metric values are not aligned in one column"
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["reason"] is None
     assert manifest["episodes_finished"] == manifest["episodes_planned"] == 3
