@@ -101,7 +101,7 @@ class UserHistories:
         Returns:
             ``(consumed, recent)``: two bool arrays of shape ``(n, k)``.
         """
-        if getattr(self, "_keys", None) is None:
+        if self._keys is None:
             self._keys = tuple(
                 _pair_keys([np.asarray(part, np.int64) for part in parts])
                 for parts in (self.consumed, [s.items[s.items >= 0] for s in self.sequences])

@@ -93,6 +93,8 @@ class OneFeedPolicy(Policy):
         self._episodes_seen = 0
         self._served: ServedLists | None = None
         self._served_features: np.ndarray | None = None
+        #: What the search page reads, built once per episode (serving calls it per batch).
+        self._inputs: SearchInputs | None = None
         opts = self.options
         start = {
             "profile": opts.content_weight,
@@ -129,6 +131,7 @@ class OneFeedPolicy(Policy):
         self._fallback_lists()
 
     def on_catalog_change(self, catalog: CatalogView) -> None:  # noqa: D102
+        self._inputs = None
         super().on_catalog_change(catalog)
         extra = catalog.n_items - self._clicks.shape[0]
         if extra > 0:
@@ -231,14 +234,20 @@ class OneFeedPolicy(Policy):
         return self.search.rank(batch, self._search_inputs())
 
     def _search_inputs(self) -> SearchInputs:
-        """The state the search page reads (only once the model is fitted)."""
-        popularity, quality = self._item_prior_parts()
-        return SearchInputs(
-            content=self.content, histories=self.histories, item_vecs=self._item_vecs,
-            states=self._states, sid_aligned=self._sid_aligned,
-            text_vectors=self._query_chooser().text_vectors, popularity=popularity,
-            quality=quality, search_rate=self._search_rate,
-        )  # fmt: skip
+        """The state the search page reads (only once the model is fitted).
+
+        Built on first use after each change of its parts (an update, a catalogue
+        change, new user states), then shared by every search batch of the episode.
+        """
+        if self._inputs is None:
+            popularity, quality = self._item_prior_parts()
+            self._inputs = SearchInputs(
+                content=self.content, histories=self.histories, item_vecs=self._item_vecs,
+                states=self._states, sid_aligned=self._sid_aligned,
+                text_vectors=self._query_chooser().text_vectors, popularity=popularity,
+                quality=quality, search_rate=self._search_rate,
+            )  # fmt: skip
+        return self._inputs
 
     def _predicted_query_success(self, users: np.ndarray, texts: list[str]) -> np.ndarray:
         """:meth:`~policies.onefeed_search_page.SearchPage.predict_success` for the chooser."""
@@ -246,6 +255,7 @@ class OneFeedPolicy(Policy):
 
     # ----------------------------------------------------------------- learning
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
+        self._inputs = None
         opts = self.options
         frozen = self.model is not None and not opts.self_enhance
         if self.model is not None:
@@ -434,6 +444,7 @@ class OneFeedPolicy(Policy):
         expansion = np.zeros((n_users, n_items), dtype=bool)
         query_of_item = np.full((n_users, n_items), -1, dtype=np.int64)
         self._sid_aligned = self._query_chooser().sid_vectors()
+        self._inputs = None
         if opts.use_queries:
             chooser = self._query_chooser()
             queries = chooser.choose(histories)

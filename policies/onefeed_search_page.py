@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from policies.onefeed_logs import ContentProfiles, UserHistories
 from policies.onefeed_search import (
@@ -125,7 +126,7 @@ class SearchPage:
                 texts[part], scores[rows[part]], cand, users[part], inputs
             )
             score = ranker.score(features)
-            click = 1.0 / (1.0 + np.exp(-(ranker.intercept + score)))
+            click = expit(ranker.intercept + score)
             valid = cand >= 0
             click = np.where(valid & ~consumed, click, 0.0)
             key = np.where(valid, score - SEEN_PENALTY * consumed, -np.inf)

@@ -263,6 +263,30 @@ def test_items_released_after_the_fit_do_not_break_the_model(name):
     assert (served >= 300).any()  # new items are served (content/popular candidates)
 
 
+def test_the_search_page_reads_the_latest_state():
+    # What the search page reads is built once per episode; a catalogue change and an
+    # update must both replace it, or search would rank with last episode's state.
+    config = small_config().model_copy(
+        update={"catalog": small_config().catalog.model_copy(update={"new_items_rate_per_day": 30})}
+    )
+    policy = make_policy("onefeed", **FAST)
+    world = build_world(config, 0, policy)
+    policy.update(world.run_episode(0).events.to_pandas())
+    for episode in (1, 2):
+        before = policy._search_inputs()
+        events = world.run_episode(episode).events.to_pandas()  # new items arrive
+        during = policy._search_inputs()
+        assert during is not before
+        assert during.popularity.shape[0] == world.catalog_view().n_items
+        policy.update(events)
+        after = policy._search_inputs()
+        assert after is not during and after.states is policy._states
+        popularity, quality = policy._item_prior_parts()
+        assert np.array_equal(after.popularity, popularity)
+        assert np.array_equal(after.quality, quality)
+        assert after.search_rate is policy._search_rate
+
+
 def test_new_items_join_the_existing_word_space():
     content = ContentProfiles(2, svd_dim=2, n_clusters=2, seed=0, n_init=1)
     titles = ["red car fast", "red car", "blue sky", "blue sky wide", "car red", "sky blue"]
