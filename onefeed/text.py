@@ -54,8 +54,12 @@ STOPWORDS = frozenset(
 )
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-cased word tokens of ``text`` (letters first, digits allowed inside)."""
+def word_tokens(text: str) -> list[str]:
+    """The model's word splitter: lower-cased word tokens (letters first, digits inside).
+
+    Used to build the model's vocabulary and text embeddings; the simulated search
+    engine's own analyser is ``sim.search.search_terms``.
+    """
     return _TOKEN.findall(text.lower())
 
 
@@ -89,7 +93,7 @@ class Vocabulary:
         """Vocabulary ids of the known words of ``text`` (distinct, in order)."""
         ix = self.index()
         out: list[int] = []
-        for t in tokenize(text):
+        for t in word_tokens(text):
             j = ix.get(t)
             if j is not None and j not in out:
                 out.append(j)
@@ -114,7 +118,7 @@ def build_vocabulary(
     Returns:
         A :class:`Vocabulary`.
     """
-    toks = [[t for t in dict.fromkeys(tokenize(s)) if t not in STOPWORDS] for s in texts]
+    toks = [[t for t in dict.fromkeys(word_tokens(s)) if t not in STOPWORDS] for s in texts]
     df = Counter(t for ts in toks for t in ts)
     n = max(len(texts), 1)
     words = sorted(
@@ -155,7 +159,7 @@ def text_embeddings(texts: list[str], dim: int = 64, seed: int = 0) -> np.ndarra
     Returns:
         Shape ``(n_items, dim)`` float64, rows L2-normalised.
     """
-    toks = [tokenize(s) for s in texts]
+    toks = [word_tokens(s) for s in texts]
     vocab = {w: i for i, w in enumerate(sorted({t for ts in toks for t in ts}))}
     rows, cols, vals = [], [], []
     for r, ts in enumerate(toks):

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 
 from onefeed import BehaviourSequence, FeedbackLog, UserFeedback
 from onefeed import EventType as Behaviour
-from onefeed.text import tokenize
+from onefeed.text import word_tokens
 
 __all__ = ["ContentProfiles", "ServedLists", "UserHistories", "feedback_log"]
 
@@ -288,7 +288,7 @@ class ContentProfiles:
         scaled by the assignment's concentration, so generic words, spread over all
         groups, weigh little. An item is the sum of its words' vectors, L2-normalised.
         """
-        toks = [sorted(set(tokenize(t))) for t in titles]
+        toks = [sorted(set(word_tokens(t))) for t in titles]
         self.words = sorted({w for ts in toks for w in ts})
         self.word_index = {w: j for j, w in enumerate(self.words)}
         rows = np.repeat(np.arange(len(toks)), [len(ts) for ts in toks])
@@ -351,7 +351,7 @@ class ContentProfiles:
         start = self.item_emb.shape[0]
         new = np.zeros((max(len(titles) - start, 0), self.dim))
         for row, title in enumerate(titles[start:]):
-            ids = [self.word_index[w] for w in set(tokenize(title)) if w in self.word_index]
+            ids = [self.word_index[w] for w in set(word_tokens(title)) if w in self.word_index]
             if ids:
                 new[row] = self.word_vecs[ids].sum(axis=0)
         new /= np.maximum(np.linalg.norm(new, axis=1, keepdims=True), 1e-12)
@@ -359,7 +359,7 @@ class ContentProfiles:
 
     def query_vector(self, text: str) -> np.ndarray:
         """Mean embedding of the known words of ``text`` (zeros if none)."""
-        ids = [self.word_index[w] for w in tokenize(text or "") if w in self.word_index]
+        ids = [self.word_index[w] for w in word_tokens(text or "") if w in self.word_index]
         return self.word_vecs[ids].mean(axis=0) if ids else np.zeros(self.dim)
 
     def add_episode(self, events: pd.DataFrame, long_dwell_s: float) -> None:

@@ -56,7 +56,7 @@ import pandas as pd
 from onefeed import BehaviourSequence, FeedbackLog, OneFeedConfig, OneFeedModel
 from onefeed.encoder import item_vectors
 from onefeed.losses import log_softmax
-from onefeed.text import tokenize
+from onefeed.text import word_tokens
 from policies.base import Policy, PolicyContext
 from policies.onefeed_config import SIM_MODEL_DEFAULTS, OneFeedPolicyConfig, auto_codebook_size
 from policies.onefeed_health import HealthTracker
@@ -326,7 +326,7 @@ class OneFeedPolicy(Policy):
         assert self.model is not None and self.model.vocab is not None
         if getattr(self, "_vocab_of", None) is not self.model.vocab:
             self._vocab_of, self._word_ids = self.model.vocab, self.model.vocab.index()
-        ids = [self._word_ids[w] for w in tokenize(text or "") if w in self._word_ids]
+        ids = [self._word_ids[w] for w in word_tokens(text or "") if w in self._word_ids]
         return np.array(list(dict.fromkeys(ids)), dtype=np.int64)
 
     def _remember_queries(self, events: pd.DataFrame) -> None:

@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onefeed.text import tokenize
+from onefeed.text import word_tokens
 from policies.onefeed_ranker import fit_logistic, linear_score
 
 __all__ = [
@@ -228,7 +228,7 @@ class SearchClickStats:
             text = text_of.get(qid)
             if not 0 <= it < self.n_items or text is None:
                 continue
-            for word in dict.fromkeys(tokenize(str(text))):
+            for word in dict.fromkeys(word_tokens(str(text))):
                 rows.append(self.word_index.setdefault(word, len(self.word_index)))
                 cols.append(it)
         shape = (len(self.word_index), self.n_items)
@@ -259,7 +259,7 @@ class SearchClickStats:
         out = np.zeros(candidates.shape)
         lookup, idf = self._log_counts, self._idf
         for r, text in enumerate(queries):
-            words = [self.word_index.get(w) for w in dict.fromkeys(tokenize(text or ""))]
+            words = [self.word_index.get(w) for w in dict.fromkeys(word_tokens(text or ""))]
             words = [j for j in words if j is not None]
             if not words:
                 continue

@@ -14,7 +14,7 @@ from policies.ranking import top_k_slates
 from policies.registry import register_policy
 from sim.events import Provenance
 from sim.ground_truth import GroundTruthView
-from sim.search import tokenize
+from sim.search import search_terms
 from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SuggestBatch
 
 __all__ = ["OraclePolicy"]
@@ -54,7 +54,7 @@ class OraclePolicy(Policy):
     def _title_words(self) -> tuple[list[str], sp.csr_matrix]:
         """Distinct title words and the ``(n_items, n_words)`` 0/1 incidence matrix."""
         if self._words is None:
-            toks = [sorted(set(tokenize(t))) for t in self.context.catalog.titles]
+            toks = [sorted(set(search_terms(t))) for t in self.context.catalog.titles]
             words = sorted({w for ts in toks for w in ts})
             index = {w: j for j, w in enumerate(words)}
             rows = np.repeat(np.arange(len(toks)), [len(ts) for ts in toks])

@@ -10,11 +10,16 @@ from __future__ import annotations
 import bm25s
 import numpy as np
 
-__all__ = ["BM25Index", "tokenize"]
+__all__ = ["BM25Index", "search_terms"]
 
 
-def tokenize(text: str) -> list[str]:
-    """Lower-case whitespace tokenisation (titles and queries are plain words)."""
+def search_terms(text: str) -> list[str]:
+    """The search engine's analyser: lower-cased whitespace terms of a title or query.
+
+    This is how the simulated engine (and the users who type into it) split text; the
+    OneFeed model has its own word splitter, ``onefeed.text.word_tokens``, for its
+    vocabulary. The two have different meanings and different names on purpose.
+    """
     return text.lower().split()
 
 
@@ -38,7 +43,7 @@ class BM25Index:
     def rebuild(self, titles: list[str], available: np.ndarray) -> None:
         """Re-index the available items (call after the catalogue changes)."""
         self._doc_items = np.flatnonzero(np.asarray(available)).astype(np.int32)
-        corpus = [tokenize(titles[i]) for i in self._doc_items.tolist()]
+        corpus = [search_terms(titles[i]) for i in self._doc_items.tolist()]
         self._retriever = bm25s.BM25(k1=self.k1, b=self.b)
         self._retriever.index(corpus, show_progress=False)
         self._vocab = self._retriever.vocab_dict
@@ -58,7 +63,7 @@ class BM25Index:
         scores = np.zeros(self.n_docs, dtype=np.float32)
         # bm25s' eager index: per token, the documents containing it (each once) and
         # their precomputed scores; summed token by token in float32 as bm25s does.
-        for t in tokenize(query):
+        for t in search_terms(query):
             if t in vocab and t != "":
                 a, b = ptr[vocab[t]], ptr[vocab[t] + 1]
                 scores[self._indices[a:b]] += self._data[a:b]

@@ -11,7 +11,7 @@ import numpy as np
 
 from sim.choice import choice_probabilities, sample_choice, sigmoid
 from sim.events import EventType, Provenance
-from sim.search import tokenize
+from sim.search import search_terms
 from sim.types import SearchBatch, SuggestBatch
 from sim.validation import validate_search, validate_suggestions
 
@@ -186,7 +186,7 @@ class SearchFlowMixin:
             vocab = self.catalog.vocab
             topics = [
                 int(vocab.word_topic[vocab.index[w]]) if w in vocab.index else -1
-                for w in tokenize(query)
+                for w in search_terms(query)
             ]
             if len(cache) < 100_000:
                 cache[query] = topics

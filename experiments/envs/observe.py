@@ -24,7 +24,7 @@ import pyarrow as pa
 from gymnasium import spaces
 
 from sim.events import EventType
-from sim.search import tokenize
+from sim.search import search_terms
 
 __all__ = ["BEHAVIOUR_EVENTS", "Observer", "StepSummary", "summarise_step"]
 
@@ -129,7 +129,7 @@ class Observer:
         for r in q_rows.tolist():
             last[int(cols.user[r])] = r
         for user, r in last.items():
-            words = [self.word_id.get(w, self.oov) for w in tokenize(cols.query[r] or "")]
+            words = [self.word_id.get(w, self.oov) for w in search_terms(cols.query[r] or "")]
             words = words[: self.Q]
             self.query[user] = -1
             self.query[user, : len(words)] = words

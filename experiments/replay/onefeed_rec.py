@@ -16,7 +16,7 @@ from threadpoolctl import threadpool_limits
 from experiments.replay.protocol import ReplayDataset, TrainData
 from onefeed import FeedbackLog, OneFeedConfig, OneFeedModel, UserFeedback
 from onefeed.self_enhance import FeedbackWeights, feedback_examples
-from onefeed.text import tokenize
+from onefeed.text import word_tokens
 
 __all__ = [
     "OneFeedRecommender",
@@ -147,12 +147,12 @@ class _Bm25:
         import bm25s
 
         self.retriever = bm25s.BM25()
-        self.retriever.index([tokenize(t) or ["empty"] for t in texts], show_progress=False)
+        self.retriever.index([word_tokens(t) or ["empty"] for t in texts], show_progress=False)
         self.n = len(texts)
 
     def search(self, queries: list[str], k: int) -> np.ndarray:
         """Shape ``(len(queries), k)`` item ids (best first)."""
-        toks = [tokenize(q) or ["empty"] for q in queries]
+        toks = [word_tokens(q) or ["empty"] for q in queries]
         docs, _ = self.retriever.retrieve(toks, k=min(k, self.n), show_progress=False)
         return np.asarray(docs, dtype=np.int64)
 

@@ -3,7 +3,7 @@ import pytest
 
 from policies import make_policy
 from sim.ground_truth import GroundTruthView
-from sim.search import tokenize
+from sim.search import search_terms
 from sim.types import SearchBatch, SuggestBatch
 from tests.policies.conftest import feed_batch
 from tests.policies.test_conformance import tiny_world
@@ -47,7 +47,7 @@ def test_oracle_suggests_the_title_words_whose_items_the_user_likes_most():
     suggested = oracle.suggest_queries(batch)
     # By hand: mean true utility of the items whose title holds each word.
     v = truth.utilities(np.array([2]), 0.0)[0]
-    titles = [set(tokenize(t)) for t in world.catalog_view().titles]
+    titles = [set(search_terms(t)) for t in world.catalog_view().titles]
     words = sorted(set().union(*titles))
     mean = {w: np.mean([v[i] for i, t in enumerate(titles) if w in t]) for w in words}
     expected = sorted(words, key=lambda w: (-mean[w], words.index(w)))[:2]

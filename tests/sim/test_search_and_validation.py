@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from policies.base import Policy
-from sim.search import BM25Index, tokenize
+from sim.search import BM25Index, search_terms
 from sim.types import FeedResponse, SearchIndex
 from sim.validation import PolicyContractError
 from sim.world import build_world
@@ -19,8 +19,8 @@ def test_bm25_ranks_match_bm25s():
     queries = ["red fox", "tea", "apple fox green"]
     ids, scores = index.search(queries, k=5)
     ref = bm25s.BM25(k1=1.5, b=0.75)
-    ref.index([tokenize(t) for t in TITLES], show_progress=False)
-    docs, ref_scores = ref.retrieve([tokenize(q) for q in queries], k=5, show_progress=False)
+    ref.index([search_terms(t) for t in TITLES], show_progress=False)
+    docs, ref_scores = ref.retrieve([search_terms(q) for q in queries], k=5, show_progress=False)
     for row in range(len(queries)):
         n_hit = int((ref_scores[row] > 0).sum())
         # Same items with the same scores in the same order; ties broken by item id.
