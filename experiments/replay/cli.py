@@ -13,9 +13,9 @@ from pathlib import Path
 
 import click
 
-from experiments.data import DATASETS, load_dataset
 from experiments.errors import UserError
 from experiments.replay.bench import ModelResult, run_bench
+from experiments.replay.data import DATASETS, load_dataset
 from experiments.replay.models import ALL_MODELS, ModelUnavailable, get_model_spec
 from experiments.replay.report import render_extras, render_table, write_outputs
 

@@ -12,8 +12,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from experiments.compare import parse_seeds
 from experiments.errors import UserError
+from experiments.runner.compare import parse_seeds
 from experiments.validation import STUDIES
 from experiments.validation.common import write_result
 
