@@ -142,7 +142,7 @@ class HealthTracker:
                 user's content (title-profile) candidates.
         """
         total = max(origin.size, 1)
-        for code in (Provenance.SID_BEAM, Provenance.SEARCH_EXPANSION, Provenance.CONTENT,
+        for code in (Provenance.SID_BEAM, Provenance.QUERY_EXPANSION, Provenance.CONTENT,
                      Provenance.POPULAR):  # fmt: skip
             self._values[f"list_share_{code.name.lower()}"] = float((origin == code).sum() / total)
         generated = origin == int(Provenance.SID_BEAM)

@@ -17,7 +17,7 @@ learns between episodes only):
    SID beam search ∪ items found by the user's generated queries through the search
    engine (search-based expansion) ∪ the items nearest the title profile ∪ recent
    popular items. Every item carries the source that produced it (its provenance in
-   the log: ``sid_beam``, ``search_expansion``, ``content``, ``popular``; an item found
+   the log: ``sid_beam``, ``query_expansion``, ``content``, ``popular``; an item found
    by several sources is credited to the first of that order, so the generative
    sources get the items they generated). Ranking stage: a linear click model over the
    profile cosine, the item prior (log recent clicks; logit of the smoothed click rate
@@ -81,10 +81,10 @@ __all__ = ["OneFeedPolicy", "OneFeedPolicyConfig"]
 
 #: Provenance (as logged) of the items the generative model produced: the feedback to
 #: them is what self-enhancement trains on.
-_GENERATED = ("sid_beam", "search_expansion")
+_GENERATED = ("sid_beam", "query_expansion")
 #: Candidate sources in priority order: an item from several sources is credited to
 #: the first (a generated item stays generated when the scaffolding also found it).
-_SOURCES = (Provenance.SID_BEAM, Provenance.SEARCH_EXPANSION, Provenance.CONTENT,
+_SOURCES = (Provenance.SID_BEAM, Provenance.QUERY_EXPANSION, Provenance.CONTENT,
             Provenance.POPULAR)  # fmt: skip
 
 
@@ -506,7 +506,7 @@ class OneFeedPolicy(Policy):
                 query_of_item[who[hit][::-1], found[hit][::-1]] = qi[hit][::-1]
                 expansion[who[hit], found[hit]] = True
         for code, mask in (
-            (Provenance.SEARCH_EXPANSION, expansion),
+            (Provenance.QUERY_EXPANSION, expansion),
             (Provenance.CONTENT, content),
             (Provenance.POPULAR, np.broadcast_to(popular, (n_users, n_items))),
         ):
@@ -530,7 +530,7 @@ class OneFeedPolicy(Policy):
         top = np.where(np.isfinite(np.take_along_axis(top_score, order, 1)), top, -1)
         ci = np.clip(top, 0, None)
         origin = np.where(top >= 0, np.take_along_axis(source, ci, 1), 0).astype(np.int8)
-        is_exp = origin == int(Provenance.SEARCH_EXPANSION)
+        is_exp = origin == int(Provenance.QUERY_EXPANSION)
         query_of = np.where(is_exp, np.take_along_axis(query_of_item, ci, 1), -1)
         self._served = self._finalise(top, origin, query_of, queries, histories)
         final = np.clip(self._served.items, 0, n_items - 1)

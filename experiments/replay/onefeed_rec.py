@@ -32,7 +32,7 @@ BEAUTY_CONFIG = OneFeedConfig(epochs=6, hidden=64, query_rows=64)
 
 
 def load_beauty(data_dir: str | os.PathLike | None = None) -> ReplayDataset:
-    """Amazon Beauty through the project's loader (:func:`experiments.data.load_dataset`).
+    """Amazon Beauty through the project's loader (:func:`experiments.replay.data.load_dataset`).
 
     Args:
         data_dir: The data directory (default ``$ONEFEED_DATA``, then ``../shared/data``).
@@ -43,7 +43,7 @@ def load_beauty(data_dir: str | os.PathLike | None = None) -> ReplayDataset:
     Raises:
         DataError: When a Beauty file is missing or malformed.
     """
-    from experiments.data import load_dataset
+    from experiments.replay.data import load_dataset
 
     return load_dataset("beauty", data_dir)
 

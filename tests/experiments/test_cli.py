@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import experiments.cli as cli
-from experiments.cli import add_lazy_command, main
+import experiments.cli.commands as cli
+from experiments.cli.commands import add_lazy_command, main
 from tests.experiments.fake_world import FakeWorld
 
 BAD_INPUTS = {
@@ -223,7 +223,7 @@ def test_check_ok(runner, write_scenario, tiny_yaml):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == f"ok: {path}: tiny-v1, 3 episodes, policy popularity, seed 3"
-    assert lines[1].endswith("quickstart.yaml: quickstart-v1, 14 episodes, policy onefeed, seed 0")
+    assert lines[1].endswith("quickstart.yaml: quickstart-v2, 14 episodes, policy onefeed, seed 0")
 
 
 def test_schema_stdout_and_file(runner, tmp_path):
@@ -271,7 +271,7 @@ def hello_command() -> None:
 
 def test_cli_import_is_light():
     code = (
-        "import sys, experiments.cli; "
+        "import sys, experiments.cli.commands; "
         "heavy = [m for m in ('pandas', 'pyarrow', 'matplotlib', 'sim.world', 'pydantic') "
         "if m in sys.modules]; print(heavy)"
     )

@@ -1,14 +1,14 @@
 import pytest
 
-from experiments.config import (
+from experiments.errors import ScenarioError, UserError
+from experiments.scenario import (
     SCENARIOS_DIR,
     Scenario,
     load_scenario,
     resolve_scenario_path,
     with_overrides,
 )
-from experiments.errors import ScenarioError, UserError
-from experiments.yaml_marks import format_path
+from experiments.scenario.marked_yaml import format_path
 
 
 def error_of(path) -> str:
@@ -139,7 +139,7 @@ def test_missing_file(tmp_path):
 
 def test_bare_name_resolves_in_scenarios_dir():
     assert resolve_scenario_path("quickstart") == SCENARIOS_DIR / "quickstart.yaml"
-    assert load_scenario("quickstart").id == "quickstart-v1"
+    assert load_scenario("quickstart").id == "quickstart-v2"
     message = error_of("no-such-scenario")
     assert message.startswith("no-such-scenario: scenario file not found")
     assert "quickstart" in message

@@ -75,10 +75,10 @@ def test_feedback_log_positives_negatives_and_query_credit():
     events = log([
         (0, 1.0, "impression", 10, NAN, -1, None, "retrieval"),
         (0, 1.0, "impression", 11, NAN, -1, None, "retrieval"),
-        (0, 1.0, "impression", 12, NAN, -1, None, "search_expansion"),
+        (0, 1.0, "impression", 12, NAN, -1, None, "query_expansion"),
         (0, 1.0, "impression", 13, NAN, -1, None, "exploration"),  # not generated
         (0, 2.0, "skip", 10, NAN, -1, None, "retrieval"),
-        (0, 2.0, "click", 12, 80.0, -1, None, "search_expansion"),  # credited to query 0
+        (0, 2.0, "click", 12, 80.0, -1, None, "query_expansion"),  # credited to query 0
         (0, 3.0, "suggestion_shown", -1, NAN, -1, "red car", "unknown"),
         (0, 3.0, "suggestion_shown", -1, NAN, -1, "blue", "unknown"),
         (0, 4.0, "suggestion_click", -1, NAN, 5, "blue", "unknown"),
@@ -87,7 +87,7 @@ def test_feedback_log_positives_negatives_and_query_credit():
         (1, 1.0, "impression", 20, NAN, -1, None, "retrieval"),
         (1, 2.0, "click", 20, 5.0, -1, None, "retrieval"),
     ])  # fmt: skip
-    fb = feedback_log(events, served, encode, 4, 60.0, ("retrieval", "search_expansion"))
+    fb = feedback_log(events, served, encode, 4, 60.0, ("retrieval", "query_expansion"))
     u0, u1 = fb.users
     assert u0.shown_items.tolist() == [10, 11, 12]
     assert u0.clicked.tolist() == [False, False, True]
@@ -140,7 +140,7 @@ def test_full_policy_fits_expands_and_suggests(full_run):
     last = logs[-1]
     kind = last["event"].astype(str)
     assert (kind == "suggestion_shown").any()
-    assert (last.loc[kind == "impression", "origin"].astype(str) == "search_expansion").any()
+    assert (last.loc[kind == "impression", "origin"].astype(str) == "query_expansion").any()
     # This world has 6 x 12 topic words + 10 generic words for ~150 users x 3 queries
     # (~600 words), so distinct-1 is at most ~0.14; one query for everyone gives ~0.005.
     assert policy.health_metrics()["query_distinct_1"] > 0.03
@@ -152,7 +152,7 @@ def test_no_query_suggests_nothing_and_expands_nothing():
     for events in logs:
         kind = events["event"].astype(str)
         assert not (kind == "suggestion_shown").any()
-        assert not (events["origin"].astype(str) == "search_expansion").any()
+        assert not (events["origin"].astype(str) == "query_expansion").any()
 
 
 def test_frozen_never_changes_parameters_after_first_fit():
@@ -331,7 +331,7 @@ def test_history_membership_of_user_item_pairs():
 
 def test_every_served_item_carries_its_declared_source(full_run):
     policy, logs, _ = full_run
-    names = {"sid_beam", "search_expansion", "content", "popular"}
+    names = {"sid_beam", "query_expansion", "content", "popular"}
     assert {Provenance(int(c)).name.lower() for c in policy.sources} == names
     impressions = logs[-1][logs[-1]["event"].astype(str) == "impression"]
     origins = set(impressions["origin"].astype(str))
@@ -377,7 +377,7 @@ def test_no_model_serves_the_same_stack_without_the_generative_model():
     origins = set(last.loc[kind == "impression", "origin"].astype(str))
     assert "sid_beam" not in origins and "content" in origins
     # Expansion and suggestions still run, from profile-word queries.
-    assert "search_expansion" in origins and (kind == "suggestion_shown").any()
+    assert "query_expansion" in origins and (kind == "suggestion_shown").any()
     # The model's features are absent (zero) from every prepared item.
     from policies.onefeed_ranker import FEATURES
 
