@@ -209,10 +209,15 @@ def run(
     from experiments.runner.run_dir import command_line, default_run_dir
     from experiments.scenario import load_scenario, resolve_scenario_path, with_overrides
 
-    if (scenario is None) == (resume_dir is None):
-        raise UserError("give either SCENARIO or --resume RUN_DIR (see: onefeed run --help)")
+    if scenario is None and resume_dir is None:
+        raise UserError("SCENARIO: missing argument (see: onefeed run --help)")
+    if scenario is not None and resume_dir is not None:
+        raise UserError("--resume: continues a run, give no SCENARIO (see: onefeed run --help)")
     if resume_dir is not None and (seed, out, policy) != (None, None, None):
-        raise UserError("--resume continues the run as it was: no --seed, --out or --policy")
+        raise UserError(
+            "--resume: continues the run as it was, without --seed, --out or --policy "
+            "(see: onefeed run --help)"
+        )
     if resume_dir is not None:
         out_dir = resume_dir
     else:

@@ -59,11 +59,22 @@ class RunState:
     next_episode: int = 0
 
 
-def save_checkpoint(root: Path, state: RunState) -> None:
-    """Pickle ``state`` to ``root/checkpoint.pkl`` atomically (with the code digest)."""
+def save_checkpoint(root: Path, state: RunState) -> str | None:
+    """Pickle ``state`` to ``root/checkpoint.pkl`` atomically (with the code digest).
+
+    Returns:
+        ``None`` on success; otherwise why the state cannot be pickled (e.g. a policy
+        holding a local function), and no file is written: the run goes on, but could
+        only be started over, not resumed.
+    """
     payload = {"format": _FORMAT, "code_digest": code_digest(), "state": state}
+    try:
+        data = pickle.dumps(payload, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        return f"{type(exc).__name__}: {exc}"
     with atomic_path(Path(root) / CHECKPOINT_NAME) as tmp, open(tmp, "wb") as fh:
-        pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        fh.write(data)
+    return None
 
 
 def load_checkpoint(root: Path) -> RunState | None:

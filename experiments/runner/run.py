@@ -246,8 +246,10 @@ def _simulate(
                 stage = f"the checkpoint after episode {episode}"
                 state.next_episode = episode + 1
                 with Stopwatch() as ckpt_sw:
-                    save_checkpoint(run.root, state)
+                    unsaved = save_checkpoint(run.root, state)
                 manifest.episodes[-1]["checkpoint_s"] = round(ckpt_sw.elapsed_s, 4)
+                if unsaved is not None:
+                    manifest.episodes[-1]["checkpoint_error"] = unsaved
                 run.write_manifest(manifest)
                 progress.end_episode()
             progress.close()
