@@ -3,7 +3,9 @@
 A reader (or a run interrupted mid-write) therefore sees either the previous complete
 file or the new complete file, never a truncated one. Temporary files are named
 ``.<name>.<random>.tmp`` in the target's directory (same filesystem, so the rename is
-atomic) and are removed if writing fails.
+atomic) and are removed if writing fails. The file gets the mode a plain ``open`` would
+give it (``0o666`` minus the process umask), not ``mkstemp``'s private ``0o600``, so
+colleagues on a shared machine can read results when the umask allows it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,29 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_json", "atomic_write_text"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "new_file_mode",
+]
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: read by setting it, then restore at once
+    os.umask(mask)
+    return mask
+
+
+def new_file_mode() -> int:
+    """Mode of a newly created regular file under the current umask (``0o666 & ~umask``)."""
+    return 0o666 & ~current_umask()
 
 
 @contextlib.contextmanager
@@ -43,6 +67,8 @@ def atomic_path(target: str | os.PathLike[str]) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        if tmp.exists():
+            os.chmod(tmp, new_file_mode())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

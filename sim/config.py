@@ -2,7 +2,7 @@
 
 ``WorldConfig`` is the root. Every field has a default, a description stating its
 meaning and unit, and range bounds; a scenario YAML's ``world:`` section maps onto it
-(``experiments.config`` does the loading, ``sim`` never reads files). The behaviour each
+(``experiments.scenario.models`` does the loading, ``sim`` never reads files). The behaviour each
 field controls is written as an equation in ``docs/user_model.md``.
 """
 

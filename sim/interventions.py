@@ -3,7 +3,7 @@
 Each function takes the live :class:`~sim.world.World` and a generator the caller draws
 from a named stream keyed by the intervention, so the same shock hits the same users
 and items under every policy (common random numbers). The application layer
-(``experiments.interventions``) decides when to call them.
+(``experiments.scenario.interventions``) decides when to call them.
 
 * :func:`interest_shock` — a share of users' interests jump towards new random topic
   mixtures; the change is booked as *exogenous* drift, so the drift split keeps

@@ -1,7 +1,7 @@
 """Memory of a long run: does the run loop keep memory flat over many episodes?
 
 Runs ``drift-v1`` (by default at 10,000 users, 180 episodes) through the real run loop
-(:func:`experiments.run.run_scenario`, logs and truth streamed to disk per episode,
+(:func:`experiments.runner.run.run_scenario`, logs and truth streamed to disk per episode,
 plots off) and prints, after episodes 10, 20, 40, 80, 160 and the last, the current
 RSS and the peak RSS of the process, then the slope of the current RSS over the
 episodes after the first checkpoint (MiB per 100 episodes; flat ≈ 0).
@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.config import Scenario, load_scenario
-from experiments.run import run_scenario
+from experiments.runner.run import run_scenario
+from experiments.scenario import Scenario, load_scenario
 
 
 def current_rss_mib() -> float:

@@ -52,13 +52,13 @@ def title_match_policy(env: Any, seed: int = 0) -> Callable[[dict[str, Any]], np
     cold = rng.permutation(np.flatnonzero(available))
 
     def policy(obs: dict[str, Any]) -> np.ndarray:
-        items, kinds = obs["items"], obs["behaviour"]
+        items, kinds = obs["history_item_ids"], obs["history_behaviour"]
         liked = items[np.isin(kinds, _POSITIVE) & (items >= 0)]
-        query = obs["query"][obs["query"] >= 0]
+        query = obs["query_word_ids"][obs["query_word_ids"] >= 0]
         profile = np.asarray(m[liked].sum(axis=0)).ravel() if liked.size else np.zeros(n_words + 1)
         profile[query] += idf[query] * 2.0
         if not profile.any():
-            start = int(obs["page"]) * size
+            start = int(obs["page_index"]) * size
             return cold[(start + np.arange(size)) % cold.shape[0]]
         score = m @ profile + tiebreak
         score[~available] = -np.inf

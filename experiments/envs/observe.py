@@ -6,12 +6,18 @@ most recent query of the current session as ids in the public vocabulary
 (``CatalogView.vocabulary``, sorted; id ``V`` stands for a word no title contains).
 Observation of one user (a ``gymnasium.spaces.Dict``)::
 
-    items      (H,) int64    item ids, oldest first, left-padded with -1
-    behaviour  (H,) int64    sim.events.EventType code of each (CLICK=2, SKIP=3,
-                             SEARCH_CLICK=8), -1 on padding
-    dwell_s    (H,) float32  dwell of clicks, 0 otherwise
-    query      (Q,) int64    word ids of the session's last query, right-padded with -1
-    page       ()   int64    feed pages served so far in the session (Discrete)
+    history_item_ids   (H,) int64    item ids, oldest first, left-padded with -1
+    history_behaviour  (H,) int64    sim.events.EventType code of each (CLICK=2, SKIP=3,
+                                     SEARCH_CLICK=8), -1 on padding
+    history_dwell_s    (H,) float32  dwell of clicks, 0 otherwise
+    query_word_ids     (Q,) int64    word ids of the session's last query, right-padded
+                                     with -1
+    page_index         ()   int64    feed pages served so far in the session (Discrete)
+
+No key shadows an attribute of ``dict`` or ``collections.abc.Mapping`` (``items``,
+``keys``, ``values``, ``get``, ...): RL libraries build ``torch.nn.ModuleDict`` feature
+extractors keyed by observation keys, and such a key breaks them (stable-baselines3's
+``MultiInputPolicy``). :data:`OBSERVATION_KEYS` lists them.
 """
 
 from __future__ import annotations
@@ -26,7 +32,22 @@ from gymnasium import spaces
 from sim.events import EventType
 from sim.search import search_terms
 
-__all__ = ["BEHAVIOUR_EVENTS", "Observer", "StepSummary", "summarise_step"]
+__all__ = [
+    "BEHAVIOUR_EVENTS",
+    "OBSERVATION_KEYS",
+    "Observer",
+    "StepSummary",
+    "summarise_step",
+]
+
+#: The keys of an observation, in the order of the ``Dict`` space.
+OBSERVATION_KEYS = (
+    "history_item_ids",
+    "history_behaviour",
+    "history_dwell_s",
+    "query_word_ids",
+    "page_index",
+)
 
 #: Events that enter a user's behaviour history, by EventType code.
 BEHAVIOUR_EVENTS = (int(EventType.CLICK), int(EventType.SKIP), int(EventType.SEARCH_CLICK))
@@ -98,11 +119,11 @@ class Observer:
         self.oov = len(vocabulary)
         self.space = spaces.Dict(
             {
-                "items": spaces.Box(-1, n_items - 1, (self.H,), np.int64),
-                "behaviour": spaces.Box(-1, max(BEHAVIOUR_EVENTS), (self.H,), np.int64),
-                "dwell_s": spaces.Box(0.0, np.float32(max_dwell_s), (self.H,), np.float32),
-                "query": spaces.Box(-1, self.oov, (self.Q,), np.int64),
-                "page": spaces.Discrete(max_pages + 1),
+                "history_item_ids": spaces.Box(-1, n_items - 1, (self.H,), np.int64),
+                "history_behaviour": spaces.Box(-1, max(BEHAVIOUR_EVENTS), (self.H,), np.int64),
+                "history_dwell_s": spaces.Box(0.0, np.float32(max_dwell_s), (self.H,), np.float32),
+                "query_word_ids": spaces.Box(-1, self.oov, (self.Q,), np.int64),
+                "page_index": spaces.Discrete(max_pages + 1),
             }
         )
         self.reset()
@@ -160,22 +181,22 @@ class Observer:
     def observe(self, users: np.ndarray, pages: np.ndarray) -> dict[str, np.ndarray]:
         """Batched observation of ``users`` (shape ``(n,)``), fresh arrays, leading axis ``n``."""
         return {
-            "items": self.items[users].copy(),
-            "behaviour": self.behaviour[users].copy(),
-            "dwell_s": self.dwell[users].copy(),
-            "query": self.query[users].copy(),
-            "page": np.minimum(pages, self.space["page"].n - 1).astype(np.int64),
+            "history_item_ids": self.items[users].copy(),
+            "history_behaviour": self.behaviour[users].copy(),
+            "history_dwell_s": self.dwell[users].copy(),
+            "query_word_ids": self.query[users].copy(),
+            "page_index": np.minimum(pages, self.space["page_index"].n - 1).astype(np.int64),
         }
 
     @staticmethod
     def row(batch: dict[str, np.ndarray], i: int) -> dict[str, Any]:
         """Row ``i`` of a batched observation as a single observation."""
         return {
-            "items": batch["items"][i].copy(),
-            "behaviour": batch["behaviour"][i].copy(),
-            "dwell_s": batch["dwell_s"][i].copy(),
-            "query": batch["query"][i].copy(),
-            "page": np.int64(batch["page"][i]),
+            "history_item_ids": batch["history_item_ids"][i].copy(),
+            "history_behaviour": batch["history_behaviour"][i].copy(),
+            "history_dwell_s": batch["history_dwell_s"][i].copy(),
+            "query_word_ids": batch["query_word_ids"][i].copy(),
+            "page_index": np.int64(batch["page_index"][i]),
         }
 
 

@@ -107,6 +107,6 @@ def resolve_world(world: WorldConfig | str | Path | None) -> WorldConfig:
         return DEFAULT_WORLD
     if isinstance(world, WorldConfig):
         return world
-    from experiments.config import load_scenario
+    from experiments.scenario import load_scenario
 
     return load_scenario(world).world

@@ -1,24 +1,25 @@
-"""``onefeed replay``: the offline replay bench as a click command (``replay_command``).
+r"""``onefeed replay``: the offline replay bench as a click command (``replay_command``).
 
-The lead registers it with ``main.add_command(replay_command)``. Errors a user can
-cause (unknown dataset or model, missing data directory or file, malformed rows, bad
-seeds) print one line ``error: …`` on stderr and exit with code 2. A model that fails
-prints ``error: model … failed …`` and its traceback, keeps the rows finished so far in
-``--out``, and exits with code 1.
+The ``onefeed`` group loads it lazily (``experiments.cli.commands.LAZY_COMMANDS``).
+Errors a user can cause (unknown dataset or model, missing data directory or file,
+malformed rows, bad seeds) are :class:`~experiments.errors.UserError`\ s: the group prints
+them on one line (``place: reason``, like every other command) and exits with code 2.
+A model that fails prints its traceback, keeps the rows finished so far in ``--out`` and
+ends the run with one line ``model '…' failed on seed …: …`` and exit code 1
+(:class:`ReplayFailed`).
 """
 
 from __future__ import annotations
 
-import sys
 import time
 import traceback
 from pathlib import Path
 
 import click
 
-from experiments.data import load_dataset
 from experiments.errors import UserError
 from experiments.replay.bench import ModelFailed, ModelResult, run_bench
+from experiments.replay.data import load_dataset
 from experiments.replay.models import (
     ModelUnavailable,
     available_models,
@@ -29,7 +30,14 @@ from experiments.replay.models import (
 from experiments.replay.protocol import ReplayDataset
 from experiments.replay.report import render_extras, render_table, write_outputs
 
-__all__ = ["PROTOCOL_TEXT", "replay_command"]
+__all__ = ["PROTOCOL_TEXT", "ReplayFailed", "replay_command"]
+
+
+class ReplayFailed(UserError):
+    """A model failed during the bench (exit code 1; the finished rows are kept)."""
+
+    exit_code = 1
+
 
 PROTOCOL_TEXT = (
     "Leave-one-out: last item = test target, second-to-last = validation target. "
@@ -234,11 +242,7 @@ def replay_command(
     """Offline replay bench: leave-one-out, full ranking, Recall/NDCG@5/10."""
     try:
         _run(dataset, data_dir, seeds, models, out, chunk_size, progress, self_enhance_seeds)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
     except ModelFailed as exc:
-        click.echo(f"error: {exc}", err=True)
         cause = exc.__cause__ or exc
-        click.echo("".join(traceback.format_exception(cause)), err=True)
-        sys.exit(1)
+        click.echo("".join(traceback.format_exception(cause)).rstrip(), err=True)
+        raise ReplayFailed(str(exc)) from exc

@@ -10,14 +10,13 @@ atomically (temporary file in the same directory, then rename).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from experiments.atomic import atomic_write_text
 from experiments.replay.bench import METRIC_NAMES, ModelResult, relative_gap
 from experiments.replay.credit import credit_table
 
@@ -28,7 +27,6 @@ __all__ = [
     "render_extras",
     "render_table",
     "result_records",
-    "write_atomic",
     "write_outputs",
 ]
 
@@ -366,19 +364,6 @@ def render_extras(
     return "\n".join(out).lstrip("\n")
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_outputs(
     out_dir: Path,
     dataset: str,
@@ -406,5 +391,5 @@ def write_outputs(
     extras = render_extras(results, markdown=True, self_enhance_note=self_enhance_note)
     if extras:
         md += "\n" + extras + "\n"
-    write_atomic(out_dir / "replay.json", json.dumps(records, indent=2) + "\n")
-    write_atomic(out_dir / "replay.md", md)
+    atomic_write_text(out_dir / "replay.json", json.dumps(records, indent=2) + "\n")
+    atomic_write_text(out_dir / "replay.md", md)

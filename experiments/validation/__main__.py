@@ -12,8 +12,8 @@ import importlib
 import sys
 from pathlib import Path
 
-from experiments.compare import parse_seeds
 from experiments.errors import UserError
+from experiments.runner.compare import parse_seeds
 from experiments.validation import STUDIES
 from experiments.validation.common import write_result
 
@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seeds = parse_seeds(args.seeds)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)
         return 2
     names = list(STUDIES) if args.study == "all" else [args.study]
     ok = True

@@ -1,7 +1,7 @@
 """Shared machinery of the validation studies: the world, runs, statistics, figures.
 
 Every study runs small scenarios through the real run loop
-(:func:`experiments.run.run_scenario`), one run per (arm, seed), with every arm of a
+(:func:`experiments.runner.run.run_scenario`), one run per (arm, seed), with every arm of a
 seed sharing that seed's exogenous randomness (common random numbers), so arms are
 compared by paired tests over seeds.
 """
@@ -19,9 +19,9 @@ import pandas as pd
 from scipy import stats
 
 from experiments.atomic import atomic_write_text
-from experiments.config import Scenario
-from experiments.run import run_scenario
-from experiments.rundir import is_reusable_run
+from experiments.runner.run import run_scenario
+from experiments.runner.run_dir import is_reusable_run
+from experiments.scenario import Scenario
 
 __all__ = [
     "FIGURES_DIR",

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from experiments.atomic import atomic_path
-from experiments.stats import group_intervals
+from experiments.reporting.stats import group_intervals
 
 __all__ = ["plot_metrics"]
 

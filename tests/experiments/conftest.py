@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import experiments.run
+import experiments.runner.run
 from tests.experiments.fake_world import build_fake_world
 
 HAS_REAL_WORLD = importlib.util.find_spec("sim.world") is not None
@@ -52,5 +52,5 @@ def write_scenario(tmp_path: Path):
 @pytest.fixture
 def fake_world(monkeypatch):
     """Make ``run_scenario`` (and so ``onefeed run``) use the fake world."""
-    monkeypatch.setattr(experiments.run, "_default_build_world", lambda: build_fake_world)
+    monkeypatch.setattr(experiments.runner.run, "_default_build_world", lambda: build_fake_world)
     return build_fake_world

@@ -1,12 +1,21 @@
+import contextlib
 import io
 import json
+import os
+import stat
 
 import pytest
 
-from experiments.atomic import atomic_path, atomic_write_json, atomic_write_text
+from experiments.atomic import (
+    atomic_path,
+    atomic_write_json,
+    atomic_write_text,
+    current_umask,
+    new_file_mode,
+)
 from experiments.errors import UserError
-from experiments.progress import EpisodeProgress
-from experiments.rundir import RunDir, default_run_dir, environment_info
+from experiments.runner.progress import EpisodeProgress
+from experiments.runner.run_dir import RunDir, default_run_dir, environment_info
 
 
 def test_atomic_write_replaces_whole_file(tmp_path):
@@ -74,3 +83,26 @@ def test_progress_disabled_writes_nothing():
         bar.sessions(5)
         bar.end_episode()
     assert stream.getvalue() == ""
+
+
+@contextlib.contextmanager
+def umask(mask):
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+@pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o077, 0o600)])
+def test_atomic_files_honour_the_umask(tmp_path, mask, mode):
+    # mkstemp creates 0o600 whatever the umask; results must be readable by colleagues
+    # exactly when a plain open() would make them so.
+    with umask(mask):
+        assert current_umask() == mask
+        assert new_file_mode() == mode
+        atomic_write_text(tmp_path / "a.md", "x")
+        with atomic_path(tmp_path / "b.parquet") as tmp:
+            tmp.write_bytes(b"x")
+    for name in ("a.md", "b.parquet"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == mode

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import experiments.cli as cli
-from experiments.cli import add_lazy_command, main
+import experiments.cli.commands as cli
+from experiments.cli.commands import add_lazy_command, main
 from tests.experiments.fake_world import FakeWorld
 
 BAD_INPUTS = {
@@ -271,7 +271,7 @@ def hello_command() -> None:
 
 def test_cli_import_is_light():
     code = (
-        "import sys, experiments.cli; "
+        "import sys, experiments.cli.commands; "
         "heavy = [m for m in ('pandas', 'pyarrow', 'matplotlib', 'sim.world', 'pydantic') "
         "if m in sys.modules]; print(heavy)"
     )

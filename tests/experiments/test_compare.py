@@ -1,4 +1,4 @@
-"""``experiments.compare`` and ``compare_report``: parsing, planning, summaries, tables."""
+"""``experiments.runner.compare`` and ``compare_report``: parsing, planning, summaries, tables."""
 
 import math
 
@@ -6,17 +6,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.compare import parse_policies, parse_seeds, plan_compare
-from experiments.compare_report import (
+from experiments.errors import UserError
+from experiments.reporting.compare_report import (
     SUMMARY_COLUMNS,
     format_table,
     run_values,
     summarize,
     summary_markdown,
 )
-from experiments.config import scenario_from_data
-from experiments.errors import UserError
-from experiments.yaml_marks import load_marked_yaml
+from experiments.runner.compare import parse_policies, parse_seeds, plan_compare
+from experiments.scenario import scenario_from_data
+from experiments.scenario.marked_yaml import load_marked_yaml
 from tests.experiments.conftest import TINY_YAML
 
 

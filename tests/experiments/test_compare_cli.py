@@ -7,13 +7,13 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-import experiments.run
-import experiments.rundir as rundir_module
-from experiments.cli import main
-from experiments.compare_report import PER_RUN_COLUMNS, SUMMARY_COLUMNS
-from experiments.config import scenario_from_data
-from experiments.run import run_scenario
-from experiments.yaml_marks import load_marked_yaml
+import experiments.runner.run
+import experiments.runner.run_dir as rundir_module
+from experiments.cli.commands import main
+from experiments.reporting.compare_report import PER_RUN_COLUMNS, SUMMARY_COLUMNS
+from experiments.runner.run import run_scenario
+from experiments.scenario import scenario_from_data
+from experiments.scenario.marked_yaml import load_marked_yaml
 from policies import make_policy
 from tests.experiments.conftest import HAS_REAL_WORLD, TINY_YAML
 
@@ -132,7 +132,7 @@ WARM_YAML = FEW_METRICS.replace(
 
 def test_warmup_serves_then_hands_over_with_past_logs(tmp_path, monkeypatch):
     calls: list[tuple[str, str, tuple[int, ...]]] = []
-    real_make = experiments.run.make_policy
+    real_make = experiments.runner.run.make_policy
 
     def spy_make(name, **params):
         policy = real_make(name, **params)
@@ -149,7 +149,7 @@ def test_warmup_serves_then_hands_over_with_past_logs(tmp_path, monkeypatch):
         policy.recommend, policy.update = spy_recommend, spy_update
         return policy
 
-    monkeypatch.setattr(experiments.run, "make_policy", spy_make)
+    monkeypatch.setattr(experiments.runner.run, "make_policy", spy_make)
     scenario = scenario_from_data(load_marked_yaml(WARM_YAML, "w.yaml"))
     result = run_scenario(scenario, tmp_path / "run", show_progress=False)
     served = {(who, ep[0]) for kind, who, ep in calls if kind == "recommend"}

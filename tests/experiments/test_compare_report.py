@@ -8,11 +8,12 @@ import pytest
 from click.testing import CliRunner
 from matplotlib.figure import Figure
 
-import experiments.compare_plots
-import experiments.drift_plots
-import experiments.plots
-from experiments.cli import main
-from experiments.compare_report import (
+import experiments.reporting.compare_plots
+import experiments.reporting.drift_plots
+import experiments.reporting.run_plots
+from experiments.cli.commands import main
+from experiments.metrics import available_metrics
+from experiments.reporting.compare_report import (
     FAMILIES,
     OTHER_FAMILY,
     family_table,
@@ -21,8 +22,12 @@ from experiments.compare_report import (
     summarize,
     summary_markdown,
 )
-from experiments.metrics import available_metrics
-from experiments.plots import Marker, draw_markers, intervention_markers, markers_from_scenario
+from experiments.reporting.run_plots import (
+    Marker,
+    draw_markers,
+    intervention_markers,
+    markers_from_scenario,
+)
 from tests.experiments.conftest import HAS_REAL_WORLD
 
 HEADINGS = ("Engagement", "Search", "Feedback loop", "Generative-model health")
@@ -114,7 +119,7 @@ def test_run_plots_mark_the_run_manifest_interventions(tmp_path, marker_calls):
         columns=["episode", "metric", "value"],
     )
     table.to_parquet(tmp_path / "metrics.parquet")
-    paths = experiments.plots.plot_run(tmp_path)
+    paths = experiments.reporting.run_plots.plot_run(tmp_path)
     assert {p.name for p in paths} == {"ctr.png", "welfare.png", "overview.png"}
     assert marker_calls == [[2]] * 4  # two metric plots, two overview panels
 
@@ -157,13 +162,17 @@ PER_EPISODE_PLOTS = {
 def marker_calls(monkeypatch):
     """Record the marker episodes every per-episode plot was given."""
     calls: list[list[int]] = []
-    real = experiments.plots.draw_markers
+    real = experiments.reporting.run_plots.draw_markers
 
     def spy(ax, markers, **kwargs):
         calls.append([m.episode for m in markers])
         return real(ax, markers, **kwargs)
 
-    for module in (experiments.plots, experiments.compare_plots, experiments.drift_plots):
+    for module in (
+        experiments.reporting.run_plots,
+        experiments.reporting.compare_plots,
+        experiments.reporting.drift_plots,
+    ):
         monkeypatch.setattr(module, "draw_markers", spy)
     return calls
 

@@ -1,14 +1,14 @@
 import pytest
 
-from experiments.config import (
+from experiments.errors import ScenarioError, UserError
+from experiments.scenario import (
     SCENARIOS_DIR,
     Scenario,
     load_scenario,
     resolve_scenario_path,
     with_overrides,
 )
-from experiments.errors import ScenarioError, UserError
-from experiments.yaml_marks import format_path
+from experiments.scenario.marked_yaml import format_path
 
 
 def error_of(path) -> str:

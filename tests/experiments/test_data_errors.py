@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.data import load_beauty, load_ml1m, load_ml100k, load_s3rec
 from experiments.errors import DataError
+from experiments.replay.data import load_beauty, load_ml1m, load_ml100k, load_s3rec
 from tests.experiments.test_data_loaders import make_beauty, write
 
 FLAGS = "|".join(["0"] * 19)

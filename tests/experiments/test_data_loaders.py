@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from experiments.data import load_beauty, load_dataset, load_ml1m, load_ml100k, load_s3rec
-from experiments.data.paths import resolve_data_dir
 from experiments.errors import DataError
+from experiments.replay.data import load_beauty, load_dataset, load_ml1m, load_ml100k, load_s3rec
+from experiments.replay.data.paths import resolve_data_dir
 
 
 def write(path: Path, data: str | bytes) -> Path:

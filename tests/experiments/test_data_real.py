@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.data import load_beauty, load_ml100k
-from experiments.data.paths import default_data_dir, resolve_data_dir
 from experiments.errors import DataError
+from experiments.replay.data import load_beauty, load_ml100k
+from experiments.replay.data.paths import default_data_dir, resolve_data_dir
 
 
 def data_dir_or_skip(sub: str):
@@ -45,7 +45,7 @@ def test_ml100k_counts() -> None:
 
 
 def test_s3rec_beauty_by_name_gets_attribute_names() -> None:
-    from experiments.data import load_dataset
+    from experiments.replay.data import load_dataset
 
     root = data_dir_or_skip("amazon-p5-datamaps")
     ds = load_dataset("s3rec:Beauty", root)

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from experiments.config import SCENARIOS_DIR, Scenario, load_scenario
-from experiments.docs_gen import DOC_PATH, main, render_scenarios_doc
+from experiments.scenario import SCENARIOS_DIR, Scenario, load_scenario
+from experiments.scenario.reference_docs import DOC_PATH, main, render_scenarios_doc
 
 SCENARIO_FILES = sorted(SCENARIOS_DIR.glob("*.yaml")) + sorted(SCENARIOS_DIR.glob("*.yml"))
 
@@ -40,7 +40,7 @@ def test_quickstart_is_what_it_says():
 
 def test_scenarios_doc_is_up_to_date():
     assert DOC_PATH.read_text(encoding="utf-8") == render_scenarios_doc(), (
-        "docs/scenarios.md is stale: run `python -m experiments.docs_gen`"
+        "docs/scenarios.md is stale: run `python -m experiments.scenario.reference_docs`"
     )
 
 

@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from experiments.cli import main
-from experiments.compare_report import collect_per_run
-from experiments.drift_plots import lorenz_curve, pca_2d, topic_exposure
+from experiments.cli.commands import main
+from experiments.reporting.compare_report import collect_per_run
+from experiments.reporting.drift_plots import lorenz_curve, pca_2d, topic_exposure
 from tests.experiments.conftest import HAS_REAL_WORLD
 
 TINY = """\

@@ -1,15 +1,17 @@
 """End to end on the real world (sim.world) with a tiny scenario."""
 
 import json
+import os
+import stat
 
 import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from experiments.cli import main
-from experiments.metric_run import iter_episode_contexts
+from experiments.cli.commands import main
 from experiments.metrics import compute_metrics
+from experiments.metrics.tracker import iter_episode_contexts
 from tests.experiments.conftest import HAS_REAL_WORLD
 
 pytestmark = pytest.mark.skipif(not HAS_REAL_WORLD, reason="sim.world is not available")
@@ -97,3 +99,18 @@ def test_oracle_runs_when_allowed_and_is_labelled(runner, write_scenario, tiny_y
     assert result.exit_code == 0, result.output
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["upper_bound"] is True
+
+
+def test_every_result_file_is_readable_under_umask_022(runner, write_scenario, tiny_yaml, tmp_path):
+    out = tmp_path / "run"
+    text = tiny_yaml.replace("plots: false", "plots: true")
+    old = os.umask(0o022)
+    try:
+        result = run(runner, write_scenario(text), "--out", out)
+    finally:
+        os.umask(old)
+    assert result.exit_code == 0, result.output
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in files} >= {"manifest.json", "metrics.parquet", "catalog.npz"}
+    modes = {str(p.relative_to(out)): oct(stat.S_IMODE(p.stat().st_mode)) for p in files}
+    assert set(modes.values()) == {"0o644"}, modes

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import collections.abc
+import subprocess
+import sys
 import warnings
 
 import gymnasium as gym
@@ -9,9 +12,9 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import experiments.envs  # noqa: F401  (registers the ids)
 from experiments.envs import FEED_ID, POPULATION_ID, EnvOptions, FeedEnv
 from experiments.envs.core import repair_slates
+from experiments.envs.observe import OBSERVATION_KEYS
 from sim.events import EventType
 
 
@@ -64,8 +67,8 @@ def test_observations_within_space_and_history_matches_info(env):
             info = record[4]
             clicks += 1
             # the newest feed click is in the history (search clicks may follow it)
-            kinds = obs["behaviour"]
-            assert info["click"]["item"] in obs["items"][kinds == int(EventType.CLICK)]
+            kinds = obs["history_behaviour"]
+            assert info["click"]["item"] in obs["history_item_ids"][kinds == int(EventType.CLICK)]
             assert info["click"]["dwell_s"] > 0
     assert clicks > 0
 
@@ -131,13 +134,13 @@ def test_searches_and_suggestions_happen_inside_steps():
     env = FeedEnv(world=world, suggested_queries=(vocab[0], vocab[1]))
     obs, info = env.reset(seed=0)
     # the session opened with a suggestion click, so the first observation has a query
-    assert (obs["query"] >= 0).any()
+    assert (obs["query_word_ids"] >= 0).any()
     searches = []
     for _ in range(40):
         obs, _, term, trunc, info = env.step(np.arange(5))
         searches += info["searches"]
         if info["searches"]:
-            assert (obs["query"] >= 0).any()
+            assert (obs["query_word_ids"] >= 0).any()
         if term or trunc:
             env.reset()
     assert searches
@@ -151,5 +154,44 @@ def test_scenario_world_and_options_validation():
         EnvOptions(history_len=0)
     env = gym.make(FEED_ID, world="quickstart", history_len=4)
     obs, _ = env.reset(seed=0)
-    assert obs["items"].shape == (4,)
+    assert obs["history_item_ids"].shape == (4,)
     assert env.action_space.nvec.tolist() == [2000] * 10
+
+
+def mapping_attributes() -> set[str]:
+    return (
+        set(dir(dict))
+        | set(dir(collections.abc.Mapping))
+        | set(dir(collections.abc.MutableMapping))
+    )
+
+
+@pytest.mark.parametrize("env_id", [FEED_ID, POPULATION_ID])
+def test_no_observation_key_shadows_a_mapping_attribute(env_id):
+    # torch.nn.ModuleDict (stable-baselines3's MultiInputPolicy) refuses a key such as
+    # "items" ("attribute 'items' already exists"); the observation keys must avoid all
+    # attributes of dict and of the Mapping ABCs.
+    env = gym.make(env_id)
+    keys = set(env.observation_space.spaces)
+    assert keys == set(OBSERVATION_KEYS)
+    assert keys & mapping_attributes() == set()
+    assert {"items", "keys", "values", "get"} <= mapping_attributes()  # the check bites
+    vec = gym.make_vec(env_id, num_envs=2)
+    assert set(vec.single_observation_space.spaces) == keys
+    env.close()
+    vec.close()
+
+
+def test_importing_the_package_registers_the_ids_cheaply():
+    # A new user's first two lines: `import gymnasium as gym; import experiments`.
+    code = (
+        "import sys, gymnasium as gym, experiments\n"
+        "ids = [i for i in gym.envs.registry if i.startswith('onefeed_sim/')]\n"
+        "heavy = sorted(m for m in ('sim.world', 'experiments.envs.feed_env', 'simpy',"
+        " 'pandas', 'policies') if m in sys.modules)\n"
+        "print(sorted(ids), heavy)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert out == "['onefeed_sim/Feed-v0', 'onefeed_sim/FeedPopulation-v0'] []"

@@ -80,7 +80,7 @@ def test_next_step_autoreset_starts_the_earliest_idle_user():
             obs, rew, term, trunc, info = env.step(actions(env, rng))
             assert info["autoreset"][done].all() and not info["autoreset"][~done].any()
             assert (rew[done] == 0).all() and not (term | trunc)[done].any()
-            assert (obs["page"][done] == 0).all()
+            assert (obs["page_index"][done] == 0).all()
             new = info["user_id"][done]
             expected = idle[np.lexsort((idle, starts[idle]))][: done.sum()]
             assert sorted(new.tolist()) == sorted(expected.tolist())

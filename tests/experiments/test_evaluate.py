@@ -8,7 +8,7 @@ import pytest
 import experiments
 from experiments.envs import FeedEnv, FeedPopulationEnv
 from experiments.envs.examples import title_match_policy
-from experiments.evaluate import evaluate_policy, summarise
+from experiments.runner.evaluate import evaluate_policy, summarise
 from policies import make_policy
 
 
@@ -54,7 +54,7 @@ def test_registered_policies_run_and_update(env, name):
 
 def test_repeatable_and_plain_callable(env):
     def first_items(obs):
-        return np.arange(5) + int(obs["page"]) * 5
+        return np.arange(5) + int(obs["page_index"]) * 5
 
     a = evaluate_policy(env, first_items, 10, seed=4)
     b = evaluate_policy(env, first_items, 10, seed=4)

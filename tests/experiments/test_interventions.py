@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from experiments.config import Scenario
 from experiments.errors import ScenarioError
-from experiments.interventions import InterventionSchedule, stream_name
-from experiments.run import run_scenario
-from experiments.yaml_marks import load_marked_yaml
+from experiments.runner.run import run_scenario
+from experiments.scenario import Scenario
+from experiments.scenario.interventions import InterventionSchedule, stream_name
+from experiments.scenario.marked_yaml import load_marked_yaml
 from policies import make_policy
 from sim.config import WorldConfig
 from sim.interventions import catalog_shock, interest_shock, most_popular_available
@@ -30,7 +30,7 @@ output: {plots: false}
 
 
 def _load(extra: str) -> Scenario:
-    from experiments.config import scenario_from_data
+    from experiments.scenario import scenario_from_data
 
     return scenario_from_data(load_marked_yaml(BASE + extra, "s.yaml"))
 

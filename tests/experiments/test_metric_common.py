@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.metric_common import gini, js_divergence_bits, kl_divergence_nats, tv_distance
+from experiments.metrics.common import gini, js_divergence_bits, kl_divergence_nats, tv_distance
 
 
 def test_gini_hand_values():

@@ -3,8 +3,8 @@ import math
 import numpy as np
 import pytest
 
-from experiments.metric_history import MetricHistory
 from experiments.metrics import MetricContext, compute_metrics
+from experiments.metrics.history import MetricHistory
 from tests.experiments.fake_world import events_table
 
 H = 3600.0

@@ -4,15 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.metric_feedback import (
-    drift_split_per_user,
+from experiments.metrics import MetricContext, compute_metrics
+from experiments.metrics.diversity import relative_to_reference
+from experiments.metrics.drift import drift_split_per_user
+from experiments.metrics.history import MetricHistory
+from experiments.metrics.homogenisation import (
     homogenisation_rng,
     mean_pairwise_jaccard,
     mean_pairwise_overlap,
-    relative_to_reference,
 )
-from experiments.metric_history import MetricHistory
-from experiments.metrics import MetricContext, compute_metrics
 from tests.experiments.fake_world import events_table
 
 R2 = math.sqrt(0.5)  # cos of 45 degrees

@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from experiments.metric_health import (
+from experiments.metrics.health import (
     codebook_collapse,
     codebook_entropy,
     codebook_usage,

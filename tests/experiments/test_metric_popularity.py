@@ -3,9 +3,9 @@ import math
 import numpy as np
 import pytest
 
-from experiments.metric_history import MetricHistory
-from experiments.metric_popularity import cumulative_counts
 from experiments.metrics import MetricContext, compute_metrics
+from experiments.metrics.exposure import cumulative_counts
+from experiments.metrics.history import MetricHistory
 from tests.experiments.fake_world import events_table
 
 

@@ -2,8 +2,8 @@ import math
 
 import pytest
 
-from experiments.metric_search import reformulated_queries
 from experiments.metrics import MetricContext, compute_metrics
+from experiments.metrics.search import reformulated_queries
 from tests.experiments.fake_world import events_table
 
 # Session 1: suggestion shown x2, one clicked (query 1), search click on query 1.

@@ -3,8 +3,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from experiments.cli import main
-from experiments.metric_users import breakdown, per_user_metrics, user_groups
+from experiments.cli.commands import main
+from experiments.metrics.per_user import breakdown, per_user_metrics, user_groups
 
 
 def _rows(metric, values):

@@ -8,6 +8,7 @@ from experiments.metrics import (
     available_metrics,
     compute_metrics,
     metric,
+    metric_family,
     tidy_metrics,
 )
 from tests.experiments.fake_world import events_table
@@ -97,7 +98,26 @@ def test_selected_metrics_only():
 
 def test_duplicate_registration_rejected():
     with pytest.raises(ValueError, match="already registered"):
-        metric("ctr")(lambda events, context: 0.0)
+        metric("ctr", "engagement")(lambda events, context: 0.0)
+
+
+def test_unknown_family_rejected():
+    with pytest.raises(ValueError, match="unknown family 'engagment'"):
+        metric("new_metric", "engagment")
+    with pytest.raises(ValueError, match="unknown family 'health'"):
+        metric("new_metric", "health")  # health rows come from policies, not the log
+
+
+def test_every_metric_belongs_to_a_log_family():
+    # The registry classifies by the family a metric was registered with; a few by hand:
+    assert metric_family("ctr") == "engagement"
+    assert metric_family("query_success_rate") == "search"
+    assert metric_family("impression_gini_cumulative") == "feedback_loop"
+    assert metric_family("welfare_rel_oracle") == "feedback_loop"
+    assert metric_family("health_sid_collision_rate") == "health"
+    assert metric_family("no_such_metric") == "other"
+    families = {metric_family(name) for name in available_metrics()}
+    assert families == {"engagement", "search", "feedback_loop"}
 
 
 def test_tidy_table():

@@ -60,9 +60,8 @@ def test_score_settings_equal_setting_then_scoring() -> None:
     stage = make_stage(ds, "test")
     rec = OneFeedRecommender("onefeed", TINY)
     rec.fit(stage.train, seed=0)
-    grid = rec.score_grid()[:5] + [
-        {"beam": 10, "budget": None, "w_dense": 0.0, "w_sid": 1.0, "w_trans": 0.0}
-    ]
+    sid_alone = {"beam": 10, "budget": None, "w_dense": 0.0, "w_sid": 1.0, "w_trans": 0.0}
+    grid = [*rec.score_grid()[:5], sid_alone]
     many = list(rec.score_settings(stage.histories, grid))
     for setting, got in zip(grid, many, strict=True):
         rec.set_score_params(**setting)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from experiments.data import load_beauty
 from experiments.replay.bench import run_bench
+from experiments.replay.data import load_beauty
 from experiments.replay.models import CLASSICAL_MODELS
 from experiments.replay.report import protocol_check
 from tests.experiments.test_data_real import data_dir_or_skip

@@ -160,9 +160,7 @@ def test_needs_hand_the_chosen_settings_of_other_rows() -> None:
         return Oracle()
 
     base = ModelSpec("oracle", lambda p: Oracle(**p), [{"good": False}, {"good": True}], True)
-    dependent = ModelSpec(
-        "dep", lambda p: Oracle(), [{}], True, needs=("oracle",), builder=builder
-    )
+    dependent = ModelSpec("dep", lambda p: Oracle(), [{}], True, needs=("oracle",), builder=builder)
     first = bench.run_model(base, stages(), [0], progress=False)
     bench.run_model(dependent, stages(), [0], progress=False, chosen={"oracle": first})
     assert seen and seen[0] == {"oracle": {"fit": {"good": True}, "score": {}}}

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from experiments.replay.cli import replay_command
+from experiments.cli import main
 from tests.experiments.test_data_loaders import write
 
 CLASSICAL = "popularity,popularity-all,transition,cooc-knn,ease,slist,blend"
@@ -35,13 +35,15 @@ def synthetic_ml100k(root: Path, n_users: int = 30, n_items: int = 12) -> Path:
 
 
 def run(args: list[str]):
-    return CliRunner().invoke(replay_command, args)
+    return CliRunner().invoke(main, ["replay", *args])
 
 
 def assert_one_line_error(result, *fragments: str) -> None:
+    # The same one-line style as every other command: no "error:" prefix, no traceback.
     assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert not lines[0].startswith("error")
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     assert "Traceback" not in result.output
@@ -153,7 +155,7 @@ def test_s3rec_dataset_by_name_end_to_end(tmp_path: Path) -> None:
     assert_one_line_error(result, "Nope.txt", "not found")
 
 
-def test_a_failing_model_exits_non_zero_and_keeps_finished_rows(tmp_path: Path, monkeypatch) -> None:
+def test_a_failing_model_exits_non_zero_and_keeps_finished_rows(tmp_path: Path, monkeypatch):
     from experiments.replay import models
 
     data = synthetic_ml100k(tmp_path / "data")
@@ -184,7 +186,7 @@ def test_a_failing_model_exits_non_zero_and_keeps_finished_rows(tmp_path: Path, 
         ]
     )
     assert result.exit_code == 1, result.output
-    assert "error: model 'transition' failed on seed 0: FloatingPointError: diverged" in (
-        result.output
-    )
+    last = result.output.strip().splitlines()[-1]
+    assert last == "model 'transition' failed on seed 0: FloatingPointError: diverged"
+    assert "Traceback" in result.output  # a model failure is a bug: its traceback is shown
     assert [r["model"] for r in json.loads((out / "replay.json").read_text())] == ["popularity"]

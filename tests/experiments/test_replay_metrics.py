@@ -20,7 +20,8 @@ from experiments.replay.split import make_stage
 
 
 def outcomes(higher: list[int], ties: list[int] | None = None) -> Outcomes:
-    return Outcomes(np.array(higher), np.zeros(len(higher), int) if ties is None else np.array(ties))
+    t = np.zeros(len(higher), int) if ties is None else np.array(ties)
+    return Outcomes(np.array(higher), t)
 
 
 def test_rank_and_metrics_by_hand() -> None:
@@ -116,7 +117,7 @@ def test_evaluate_in_chunks_equals_one_chunk_and_settings_are_separate() -> None
         yield block
         yield -block  # a second setting: the reverse ranking
 
-    (m1, o1), (m2, o2) = evaluate_scores(two, hists, targets, chunk_size=3, n_settings=2)
+    (m1, o1), (_, o2) = evaluate_scores(two, hists, targets, chunk_size=3, n_settings=2)
     assert m1 == a and o1.higher.tolist() == ra.higher.tolist()
     assert (o2.higher + o1.higher).tolist() == [20 - 3 - 1] * 7  # reversed, no ties
     with pytest.raises(ValueError, match="settings"):

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.config import SCENARIOS_DIR, Scenario, load_scenario
-from experiments.run import run_scenario
+from experiments.runner.run import run_scenario
+from experiments.scenario import SCENARIOS_DIR, Scenario, load_scenario
 from policies import make_policy
 from sim.config import WorldConfig
 from sim.population import SECONDS_PER_DAY

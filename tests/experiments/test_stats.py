@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from experiments.stats import group_intervals, paired_difference, t_interval
+from experiments.reporting.stats import group_intervals, paired_difference, t_interval
 
 
 def test_t_interval_of_one_two_three():

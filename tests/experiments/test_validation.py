@@ -74,7 +74,7 @@ def test_study_markdown_separates_diagnostics():
 
 
 def test_validation_world_has_the_papers_assumptions():
-    from experiments.config import Scenario
+    from experiments.scenario import Scenario
     from experiments.validation.common import WARMUP, base_world
 
     world = base_world(drift={"endogenous_rate": 0.1})

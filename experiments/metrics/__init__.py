@@ -1,0 +1,51 @@
+"""Per-episode metrics: a registry, one module per metric family, and the run-time tracker.
+
+Importing this package registers every metric. The public names::
+
+    from experiments.metrics import available_metrics, compute_metrics, metric, MetricContext
+
+Layout: :mod:`~experiments.metrics.registry` (what a metric is, its family, computing a
+table), the families (:mod:`~experiments.metrics.engagement`,
+:mod:`~experiments.metrics.search`, and for the feedback loop
+:mod:`~experiments.metrics.drift`, :mod:`~experiments.metrics.exposure`,
+:mod:`~experiments.metrics.homogenisation`, :mod:`~experiments.metrics.diversity`,
+:mod:`~experiments.metrics.echo_chamber`), generative-model health reported by a policy
+(:mod:`~experiments.metrics.health`), per-user breakdowns
+(:mod:`~experiments.metrics.per_user`) and the tracker that feeds a run's contexts
+(:mod:`~experiments.metrics.tracker`, :mod:`~experiments.metrics.history`).
+"""
+
+from experiments.metrics import (  # noqa: F401  (each family registers its metrics on import)
+    diversity,
+    drift,
+    echo_chamber,
+    engagement,
+    exposure,
+    homogenisation,
+    search,
+)
+from experiments.metrics.registry import (
+    FAMILIES,
+    HEALTH_PREFIX,
+    OTHER_FAMILY,
+    MetricContext,
+    available_metrics,
+    compute_metrics,
+    metric,
+    metric_doc,
+    metric_family,
+    tidy_metrics,
+)
+
+__all__ = [
+    "FAMILIES",
+    "HEALTH_PREFIX",
+    "OTHER_FAMILY",
+    "MetricContext",
+    "available_metrics",
+    "compute_metrics",
+    "metric",
+    "metric_doc",
+    "metric_family",
+    "tidy_metrics",
+]

@@ -1,0 +1,152 @@
+"""Generative-model health: semantic-ID codebooks, generated queries, label shift.
+
+Pure functions a generative policy calls on its own state after ``update``; it reports
+the values through the optional side channel ``health_metrics() -> dict[str, float]``,
+which the run loop records into ``metrics.parquet`` as ``health_<name>`` rows of the
+episode whose log the update consumed (:func:`collect_health`). Nothing here is
+registered as an episode metric: the values describe the model, not the log.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from experiments.metrics.common import js_divergence_bits
+from experiments.metrics.registry import HEALTH_PREFIX
+
+__all__ = [
+    "HEALTH_PREFIX",
+    "codebook_collapse",
+    "codebook_entropy",
+    "codebook_usage",
+    "collect_health",
+    "collision_rate",
+    "distinct_n",
+    "label_shift",
+]
+
+
+def _level_counts(codes: np.ndarray, codebook_size: int) -> np.ndarray:
+    codes = np.asarray(codes, np.int64)
+    if codes.ndim == 1:
+        codes = codes[:, None]
+    if codes.size and (codes.min() < 0 or codes.max() >= codebook_size):
+        raise ValueError(f"codes must lie in [0, {codebook_size})")
+    return np.stack(
+        [np.bincount(codes[:, level], minlength=codebook_size) for level in range(codes.shape[1])]
+    )
+
+
+def codebook_entropy(codes: np.ndarray, codebook_size: int) -> np.ndarray:
+    """Entropy (bits) of code usage at each level of a semantic-ID codebook.
+
+    ``H_l = −Σ_c p_{l,c} log2 p_{l,c}`` with ``p_{l,c}`` the share of items whose
+    level-``l`` code is ``c``; at most ``log2(codebook_size)`` (uniform use).
+
+    Args:
+        codes: Shape ``(n_items, n_levels)`` (or ``(n_items,)``) integer codes.
+        codebook_size: Codes per level.
+
+    Returns:
+        Shape ``(n_levels,)`` entropies in bits (``NaN`` with no items).
+    """
+    counts = _level_counts(codes, codebook_size).astype(np.float64)
+    total = counts.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = counts / total
+        terms = np.where(p > 0, -p * np.log2(np.where(p > 0, p, 1.0)), 0.0)
+    return np.where(total[:, 0] > 0, terms.sum(axis=1), np.nan)
+
+
+def codebook_collapse(codes: np.ndarray, codebook_size: int) -> np.ndarray:
+    """Collapse per level: ``1 − H_l / log2(codebook_size)`` (0 uniform use, 1 one code)."""
+    if codebook_size < 2:
+        raise ValueError("codebook_size must be at least 2")
+    return 1.0 - codebook_entropy(codes, codebook_size) / math.log2(codebook_size)
+
+
+def codebook_usage(codes: np.ndarray, codebook_size: int) -> np.ndarray:
+    """Share of each level's codes used by at least one item, shape ``(n_levels,)``."""
+    return (_level_counts(codes, codebook_size) > 0).sum(axis=1) / float(codebook_size)
+
+
+def collision_rate(codes: np.ndarray) -> float:
+    """Share of items whose full code tuple another item also has.
+
+    Example: tuples ``(1, 2), (1, 2), (3, 4)`` → two of three items collide: ``2 / 3``.
+    """
+    codes = np.asarray(codes, np.int64)
+    if codes.shape[0] == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(codes, axis=0, return_inverse=True, return_counts=True)
+    return float((counts[np.ravel(inverse)] > 1).mean())
+
+
+def _ngrams(words: Sequence[str], n: int) -> list[tuple[str, ...]]:
+    return [tuple(words[i : i + n]) for i in range(len(words) - n + 1)]
+
+
+def distinct_n(queries: Iterable[str], n: int) -> float:
+    """Distinct-n of generated queries: distinct n-grams / n-grams over all queries.
+
+    Words are split on white space, lower-cased. Example: ``["red shoes", "red hat"]``
+    has unigrams ``red, shoes, red, hat``: distinct-1 = 3 / 4; bigrams ``(red shoes),
+    (red hat)``: distinct-2 = 2 / 2 = 1.
+
+    Args:
+        queries: Query texts.
+        n: N-gram length (``n ≥ 1``).
+
+    Returns:
+        The ratio in (0, 1]; ``NaN`` if there is no n-gram.
+    """
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    grams = [g for q in queries for g in _ngrams(str(q).lower().split(), n)]
+    return len(set(grams)) / len(grams) if grams else float("nan")
+
+
+def label_shift(
+    prev_counts: Mapping[Any, float] | np.ndarray, counts: Mapping[Any, float] | np.ndarray
+) -> float:
+    """Jensen–Shannon divergence (bits) between two rounds' training-label distributions.
+
+    Args:
+        prev_counts: Label counts of the previous retraining round: an array indexed by
+            label (shorter arrays are zero-padded) or a ``{label: count}`` mapping.
+        counts: Label counts of this round, same form.
+
+    Returns:
+        JS divergence in [0, 1] bits; ``NaN`` if either round has no labels.
+    """
+    if isinstance(prev_counts, Mapping) or isinstance(counts, Mapping):
+        a = Counter(dict(prev_counts)) if isinstance(prev_counts, Mapping) else Counter()
+        b = Counter(dict(counts)) if isinstance(counts, Mapping) else Counter()
+        labels = sorted(set(a) | set(b), key=repr)
+        p = np.array([a.get(k, 0.0) for k in labels], np.float64)
+        q = np.array([b.get(k, 0.0) for k in labels], np.float64)
+    else:
+        p = np.asarray(prev_counts, np.float64).ravel()
+        q = np.asarray(counts, np.float64).ravel()
+        size = max(p.shape[0], q.shape[0])
+        p, q = np.pad(p, (0, size - p.shape[0])), np.pad(q, (0, size - q.shape[0]))
+    if p.sum() <= 0 or q.sum() <= 0:
+        return float("nan")
+    return float(js_divergence_bits(p / p.sum(), q / q.sum()))
+
+
+def collect_health(policy: Any) -> dict[str, float]:
+    """The policy's optional ``health_metrics()`` values, named ``health_<name>``.
+
+    Returns an empty dict when the policy has no such method or it returns nothing.
+    """
+    report = getattr(policy, "health_metrics", None)
+    if not callable(report):
+        return {}
+    values = report() or {}
+    return {f"{HEALTH_PREFIX}{name}": float(value) for name, value in values.items()}
