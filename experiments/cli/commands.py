@@ -36,6 +36,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_INTERRUPTED = 130
+#: Width ``onefeed list`` wraps its definitions to.
+LIST_WIDTH = 100
 
 
 class LazyGroup(click.Group):
@@ -236,18 +238,50 @@ def plot(run_dir: Path) -> None:
 
 @main.command(name="list")
 def list_registered() -> None:
-    """List the registered policies, metrics and bundled scenarios."""
-    from experiments.metrics import available_metrics, metric_doc
+    """List the registered policies, bundled scenarios and every metric a run records.
+
+    Metrics come by family, each with its one-line definition and unit; the
+    generative-model health values are those `onefeed` reports with its default model
+    (the per-level ones for each of its semantic-ID levels).
+    """
+    import textwrap
+
+    from experiments.metrics import available_metrics, describe_metric
+    from experiments.metrics.health import health_metric_names
+    from experiments.reporting.compare_report import family_heading, group_by_family
     from experiments.scenario import available_scenarios
     from policies import available_policies
+    from policies.onefeed_config import SIM_MODEL_DEFAULTS
 
-    click.echo("policies:  " + ", ".join(available_policies()))
-    click.echo("scenarios: " + ", ".join(available_scenarios()))
-    click.echo("metrics:")
-    names = available_metrics()
-    width = max((len(name) for name in names), default=0)
-    for name in names:
-        click.echo(f"  {name:<{width}} {metric_doc(name)}")
+    registered = {"policies:": available_policies(), "scenarios:": available_scenarios()}
+    for label, values in registered.items():
+        text = f"{label:<10} " + ", ".join(values)
+        click.echo(textwrap.fill(text, LIST_WIDTH, subsequent_indent=" " * 11))
+    # onefeed's semantic IDs: its quantiser levels, then the collision code
+    sid_levels = int(SIM_MODEL_DEFAULTS["levels"]) + 1
+    names = [*available_metrics(), *health_metric_names(sid_levels)]
+    click.echo(f"metrics ({len(names)}, as a run records them; formulas: docs/metrics.md):")
+    width = max(len(name) for name in names)
+    indent = " " * (width + 6)
+    nbsp = "\u00a0"  # keeps "unit: [0, 1]" on one line
+    for family, members in group_by_family(names):
+        if not members:
+            continue
+        heading = family_heading(family)
+        if family == "health":
+            heading += (
+                f" (onefeed's; l0-l{sid_levels - 1}: {sid_levels - 1} SID levels + collision code)"
+            )
+        click.echo(f"  {heading}")
+        for name in members:
+            info = describe_metric(name)
+            text = info.definition.rstrip(".")
+            text += f"; unit: {info.unit}".replace(" ", nbsp) if info.unit else ""
+            lines = textwrap.wrap(text, LIST_WIDTH - len(indent), break_long_words=False)
+            lines = [line.replace(nbsp, " ") for line in lines] or [""]
+            click.echo(f"    {name:<{width}}  {lines[0]}")
+            for more in lines[1:]:
+                click.echo(indent + more)
 
 
 if __name__ == "__main__":  # pragma: no cover
