@@ -169,13 +169,19 @@ def run(
         if (out_dir / "manifest.json").is_file():
             click.echo(f"run failed; finished episodes are kept in {out_dir}", err=True)
         raise
-    last = result.metrics[result.metrics["episode"] == result.metrics["episode"].max()]
+    from experiments.reporting.run_summary import format_run_summary, run_summary
+
     click.echo(
         f"run complete: {result.run_dir} ({loaded.episodes} episodes, {result.wall_s:.1f} s)"
     )
-    width = max((len(name) for name in last["metric"]), default=0)
-    for name, value in zip(last["metric"], last["value"], strict=True):
-        click.echo(f"  {name:<{width}} {value:.4g}")
+    warmup = loaded.warmup_episodes
+    summary = run_summary(result.metrics, warmup)
+    last_episode = int(result.metrics["episode"].max())
+    click.echo(
+        format_run_summary(
+            summary, result.run_dir, episodes=(warmup, last_episode), warmup_episodes=warmup
+        )
+    )
 
 
 @main.command()

@@ -1,7 +1,10 @@
-"""What a run tells a person: `onefeed list`, metric definitions and units."""
+"""What a run tells a person: the printed summary, `onefeed list`, metric definitions and units."""
 
+import math
 import re
+from pathlib import Path
 
+import pandas as pd
 import pytest
 from click.testing import CliRunner
 
@@ -21,10 +24,12 @@ from experiments.metrics.health import (
     health_metric_names,
 )
 from experiments.project_paths import PROJECT_ROOT
+from experiments.reporting.run_summary import TERMINAL_WIDTH, format_run_summary, run_summary
 from experiments.scenario import load_scenario
 from tests.experiments.conftest import HAS_REAL_WORLD
 
 METRICS_DOC = PROJECT_ROOT / "docs" / "metrics.md"
+NAN = math.nan
 
 
 # ----------------------------------------------------------------- definitions and units
@@ -154,3 +159,95 @@ def test_onefeed_list_shows_every_metric_a_run_records(onefeed_run):
         assert f"\n  {heading}" in result.stdout
     assert "health_sid_collapse_l3" in result.stdout and "unit: [0, 1]" in result.stdout
     assert max(len(line) for line in result.stdout.splitlines()) <= 100
+
+
+# ----------------------------------------------------------------- the printed summary
+def _table(rows):
+    return pd.DataFrame(rows, columns=["episode", "metric", "value"])
+
+
+TABLE = _table(
+    [
+        *[(e, "ctr", v) for e, v in enumerate([0.1, 0.2, 0.6])],
+        *[(e, "dwell_per_session_s", v) for e, v in enumerate([10.0, 20.0, NAN])],
+        *[(e, "health_sid_collapse_l0", v) for e, v in enumerate([NAN, 0.5, 0.5])],
+        *[(e, "welfare", v) for e, v in enumerate([1.0, 1.0, 1.0])],
+    ]
+)
+
+
+def test_run_summary_means_last_values_and_constants():
+    summary = run_summary(TABLE).set_index("metric")
+    # by family: engagement (ctr, dwell), feedback loop (welfare), health
+    assert list(summary.index) == [
+        "ctr",
+        "dwell_per_session_s",
+        "welfare",
+        "health_sid_collapse_l0",
+    ]
+    assert summary.loc["ctr", "mean"] == pytest.approx(0.3)  # (0.1 + 0.2 + 0.6) / 3
+    assert summary.loc["ctr", "last"] == pytest.approx(0.6)
+    assert summary.loc["dwell_per_session_s", "mean"] == pytest.approx(15.0)  # NaN skipped
+    assert math.isnan(summary.loc["dwell_per_session_s", "last"])
+    assert summary.loc["dwell_per_session_s", "unit"] == "s"
+    assert list(summary["constant"]) == [False, False, True, True]
+    warm = run_summary(TABLE, warmup_episodes=1).set_index("metric")
+    assert warm.loc["ctr", "mean"] == pytest.approx(0.4)  # (0.2 + 0.6) / 2
+
+
+def test_format_run_summary_labels_columns_and_says_where_the_files_are(tmp_path):
+    (tmp_path / "plots").mkdir()
+    (tmp_path / "plots" / "ctr.png").write_bytes(b"png")
+    for name in ("report.md", "report.html"):
+        (tmp_path / name).write_text("x")
+    text = format_run_summary(run_summary(TABLE), tmp_path, episodes=(0, 2))
+    lines = text.splitlines()
+    header = lines[0]
+    assert "metric" in header and "mean (ep 0-2)" in header and "last (ep 2)" in header
+    assert "unit" in header
+    assert lines[1] == "Engagement" and "Generative-model health" in lines
+    ctr = next(line for line in lines if line.startswith("  ctr "))
+    assert ctr.split() == ["ctr", "0.3", "0.6", "ratio"]
+    dwell = next(line for line in lines if line.startswith("  dwell_per_session_s"))
+    assert dwell.split() == ["dwell_per_session_s", "15", "n/a", "s"]
+    assert next(line for line in lines if "health_sid_collapse_l0" in line).endswith("constant")
+    _assert_numbers_under_headings(lines)
+    assert f"report:        {tmp_path / 'report.md'}" in text
+    assert str(tmp_path / "report.html") in text
+    assert f"plots:         {tmp_path / 'plots'}/ (1 PNG" in text
+    assert "mean: over the 3 episodes" in text
+    # within the width, but for the file paths, whose length is the user's
+    assert max(len(line) for line in lines if str(tmp_path) not in line) <= TERMINAL_WIDTH
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    text = format_run_summary(run_summary(TABLE), bare, episodes=(0, 2))
+    assert f"no report or plots (output.plots is off); draw them: onefeed plot {bare}" in text
+
+
+def test_format_run_summary_names_the_warm_up(tmp_path):
+    text = format_run_summary(run_summary(TABLE, 1), tmp_path, episodes=(1, 2), warmup_episodes=1)
+    assert "mean (ep 1-2)" in text
+    assert "mean: over the 2 episodes after the 1 warm-up episodes" in text
+
+
+def _assert_numbers_under_headings(lines: list[str]) -> None:
+    """Both numbers of every metric line end where their column heading ends."""
+    header = lines[0]
+    mean_end = header.index(")") + 1
+    last_end = header.index(")", mean_end) + 1
+    table = lines[: lines.index("")]  # the table ends at the first blank line
+    metric_lines = [line for line in table[1:] if line.startswith("  ")]
+    assert metric_lines
+    for line in metric_lines:
+        spans = [m.span() for m in re.finditer(r"\S+", line)]
+        assert spans[1][1] == mean_end and spans[2][1] == last_end, line
+
+
+def test_long_names_and_large_values_stay_aligned(tmp_path):
+    rows = [(e, "echo_chamber_topic_assortativity", 0.1 * e) for e in range(4)]
+    rows += [(e, "novelty_bits", 1000.0 + e) for e in range(4)]
+    text = format_run_summary(run_summary(_table(rows)), Path(tmp_path), episodes=(0, 3))
+    lines = text.splitlines()
+    _assert_numbers_under_headings(lines)
+    values = [line.split()[1:3] for line in lines if line.startswith("  ")][1:]
+    assert values == [["0.15", "0.3"], ["1002", "1003"]]  # mean of 0, .1, .2, .3; last
