@@ -65,6 +65,10 @@ def choice_probabilities(
 def sample_choice(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
     """Inverse-CDF draw of one option per row.
 
+    Option ``j`` is drawn when ``cdf[j-1] <= u < cdf[j]``, an interval of width
+    ``probs[j]``, so an option of probability 0 (an unexamined item) is never drawn,
+    also at ``u = 0``.
+
     Args:
         probs: Shape ``(n, S + 1)`` from :func:`choice_probabilities`.
         u: Shape ``(n,)`` uniforms in ``[0, 1)``.
@@ -73,7 +77,7 @@ def sample_choice(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
         Shape ``(n,)`` int64: the chosen item position, or ``-1`` for no click.
     """
     cdf = np.cumsum(probs, axis=1)
-    idx = (cdf < u[:, None]).sum(axis=1)
+    idx = (cdf <= u[:, None]).sum(axis=1)
     idx = np.minimum(idx, probs.shape[1] - 1)
     return np.where(idx == probs.shape[1] - 1, -1, idx)
 

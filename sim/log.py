@@ -41,24 +41,35 @@ def origin_names() -> list[str]:
     return [p.name.lower() for p in sorted(Provenance, key=int)]
 
 
-_INITIAL_CAPACITY = 1 << 14
+_FIRST_CHUNK_ROWS = 1 << 14
+_MAX_CHUNK_ROWS = 1 << 20
 
 
 class EventLog:
     """Columnar, append-only event buffers for the current episode.
 
-    Each column is one pre-allocated numpy buffer that grows geometrically; a batch is
-    written into it with slice (or scatter) assignment, never one small array per
-    batch. :meth:`take_table` hands the filled prefix of the buffers to Arrow without
-    copying and starts fresh buffers sized from the episode just taken, so the log is
-    held once, by the table.
+    Rows live in *chunks*: per column one pre-allocated numpy buffer per chunk. A batch
+    is written into the current chunk with slice (or scatter) assignment, never one
+    small array per batch; when it does not fit, a new chunk is started (twice the
+    previous size, up to ``2^20`` rows, or the batch's size if larger). Nothing is
+    ever copied to grow (a single growing buffer held old and new copies at once, up
+    to 2.5x the log), and a chunk's unused tail is never touched, so it costs no
+    resident memory. :meth:`take_table` hands the filled prefix of every chunk to
+    Arrow without copying (one Arrow chunk per log chunk) and starts afresh, so the
+    log is held once, by the table.
     """
 
     def __init__(self) -> None:
-        self._capacity = _INITIAL_CAPACITY
-        self._buf = {c: np.empty(self._capacity, dtype=t) for c, t in _COLUMNS.items()}
+        self._chunks: list[tuple[dict[str, np.ndarray], int]] = []  # closed: (buffers, rows)
+        self._next_rows = _FIRST_CHUNK_ROWS
+        self._buf = self._new_chunk(_FIRST_CHUNK_ROWS)
+        self._filled = 0  # rows used in the current chunk
         self._texts: list[str] = []
         self.n_rows = 0
+
+    @staticmethod
+    def _new_chunk(rows: int) -> dict[str, np.ndarray]:
+        return {c: np.empty(rows, dtype=t) for c, t in _COLUMNS.items()}
 
     def add_texts(self, texts: list[str]) -> np.ndarray:
         """Store strings; return their indices (shape ``(len(texts),)`` int64)."""
@@ -71,15 +82,16 @@ class EventLog:
 
         The caller must fill every column of the returned views.
         """
-        start, end = self.n_rows, self.n_rows + n
-        if end > self._capacity:
-            cap = max(end, int(self._capacity * 1.5))
-            for name, old in self._buf.items():
-                new = np.empty(cap, dtype=old.dtype)
-                new[:start] = old[:start]
-                self._buf[name] = new
-            self._capacity = cap
-        self.n_rows = end
+        capacity = self._buf["time_s"].shape[0]
+        if self._filled + n > capacity:
+            if self._filled:
+                self._chunks.append((self._buf, self._filled))
+            self._next_rows = min(self._next_rows * 2, _MAX_CHUNK_ROWS)
+            self._buf = self._new_chunk(max(self._next_rows, n))
+            self._filled = 0
+        start, end = self._filled, self._filled + n
+        self._filled = end
+        self.n_rows += n
         return {name: buf[start:end] for name, buf in self._buf.items()}
 
     def append(self, n: int, event: EventType | np.ndarray, **columns: object) -> None:
@@ -115,34 +127,38 @@ class EventLog:
             episode: Value of the ``episode`` column.
 
         Returns:
-            A ``pyarrow.Table`` with schema ``EVENT_SCHEMA``, rows in append order.
+            A ``pyarrow.Table`` with schema ``EVENT_SCHEMA``, rows in append order (one
+            Arrow chunk per log chunk; an empty log gives one empty chunk).
         """
-        n = self.n_rows
-        cols = {name: buf[:n] for name, buf in self._buf.items()}
-        text_idx = cols["text"]
+        chunks = [*self._chunks, (self._buf, self._filled)]
+        chunks = [(b, k) for b, k in chunks if k] or [(self._buf, 0)]
         texts = pa.array(self._texts, type=pa.string())
-        query = texts.take(pa.array(text_idx, mask=text_idx < 0, type=pa.int64()))
-        arrays = [
-            pa.array(np.full(n, episode, dtype=np.int32)),
-            pa.array(cols["time_s"]),
-            pa.array(cols["user_id"]),
-            pa.array(cols["session_id"]),
-            pa.DictionaryArray.from_arrays(
-                pa.array(cols["event"]), pa.array(event_names(), type=pa.string())
-            ),
-            pa.array(cols["item_id"]),
-            pa.array(cols["position"]),
-            pa.array(cols["dwell_s"], from_pandas=False),
-            pa.array(cols["query_id"]),
-            query,
-            pa.DictionaryArray.from_arrays(
-                pa.array(cols["origin"]), pa.array(origin_names(), type=pa.string())
-            ),
-        ]
-        table = pa.Table.from_arrays(arrays, schema=EVENT_SCHEMA)
-        # The table shares the buffers (zero-copy): start new ones, sized like this take.
-        self._capacity = max(_INITIAL_CAPACITY, int(n * 1.1))
-        self._buf = {c: np.empty(self._capacity, dtype=t) for c, t in _COLUMNS.items()}
+        events = pa.array(event_names(), type=pa.string())
+        origins = pa.array(origin_names(), type=pa.string())
+        batches = []
+        for buf, k in chunks:
+            cols = {name: b[:k] for name, b in buf.items()}
+            text_idx = cols["text"]
+            arrays = [
+                pa.array(np.full(k, episode, dtype=np.int32)),
+                pa.array(cols["time_s"]),
+                pa.array(cols["user_id"]),
+                pa.array(cols["session_id"]),
+                pa.DictionaryArray.from_arrays(pa.array(cols["event"]), events),
+                pa.array(cols["item_id"]),
+                pa.array(cols["position"]),
+                pa.array(cols["dwell_s"], from_pandas=False),
+                pa.array(cols["query_id"]),
+                texts.take(pa.array(text_idx, mask=text_idx < 0, type=pa.int64())),
+                pa.DictionaryArray.from_arrays(pa.array(cols["origin"]), origins),
+            ]
+            batches.append(pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA))
+        table = pa.Table.from_batches(batches, schema=EVENT_SCHEMA)
+        # The table shares the buffers (zero-copy): start new ones.
+        self._chunks = []
+        self._next_rows = _FIRST_CHUNK_ROWS
+        self._buf = self._new_chunk(_FIRST_CHUNK_ROWS)
+        self._filled = 0
         self._texts = []
         self.n_rows = 0
         return table

@@ -20,39 +20,95 @@ _KEY_SPAN = np.int64(1 << 32)  # key of a (user, item) pair: user * span + item
 class ConsumedPairs:
     """A set of (user, item) pairs, as sorted keys ``user * 2^32 + item``.
 
-    Two sorted arrays: a large ``keys`` (distinct) and a small ``recent`` that new
-    pairs are merged into (cost ``O(len(recent))`` per insert, repeats allowed);
-    ``recent`` is folded into ``keys`` once it holds ``merge_every`` keys, so the large
-    copy happens rarely.
-    Membership is a vectorised binary search in both. Storage grows with the number
-    of distinct consumed pairs, never with users × items.
+    A small log-structured merge tree: ``levels[0]`` is a small sorted array that new
+    pairs are merged into (cost ``O(len(levels[0]))`` per insert, repeats allowed);
+    level ``i`` holds at most ``merge_every * fanout**i`` keys and, when full, is
+    folded (a linear merge of two sorted runs, repeats dropped) into level ``i + 1``.
+    Each key is therefore copied ``O(log_fanout(n / merge_every))`` times over the
+    run, so inserting ``n`` pairs costs ``O(n log n)`` in total (a single large array
+    folded every ``merge_every`` inserts cost ``O(n^2 / merge_every)``). Membership is
+    a vectorised binary search in each level, done only for the pairs that pass a
+    per-user signature (128 bits per user, one bit per item hash bucket, as a
+    one-hash Bloom filter): most queried pairs were never consumed, and the
+    signature rules them out with a few array operations. Storage grows with the
+    number of distinct consumed pairs and users, never with users × items.
 
     Args:
-        merge_every: Size of ``recent`` that triggers folding it into ``keys``.
+        merge_every: Capacity of ``levels[0]``.
+        fanout: Capacity ratio of consecutive levels.
     """
 
-    def __init__(self, merge_every: int = 4096) -> None:
-        self.keys = np.zeros(0, dtype=np.int64)
-        self.recent = np.zeros(0, dtype=np.int64)
+    def __init__(self, merge_every: int = 4096, fanout: int = 8) -> None:
+        self.levels: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         self.merge_every = int(merge_every)
+        self.fanout = int(fanout)
+        self._signature = np.zeros((0, 2), dtype=np.uint64)  # per user: 128 bucket bits
 
     def __len__(self) -> int:
-        return int(self.keys.shape[0] + np.setdiff1d(self.recent, self.keys).shape[0])  # unique
+        return int(np.unique(np.concatenate(self.levels)).shape[0])
 
     def add(self, users: np.ndarray, items: np.ndarray) -> None:
         """Insert the pairs ``(users[j], items[j])`` (repeats are kept once)."""
         new = np.asarray(users, np.int64) * _KEY_SPAN + np.asarray(items, np.int64)
         if new.size == 0:
             return
-        self.recent = np.sort(np.concatenate([self.recent, new.ravel()]))  # repeats harmless
-        if self.recent.shape[0] >= self.merge_every:
-            self.keys = np.union1d(self.keys, self.recent)
-            self.recent = np.zeros(0, dtype=np.int64)
+        users = np.asarray(users, np.int64).ravel()
+        top = int(users.max()) + 1
+        if top > self._signature.shape[0]:
+            grow = max(top, 2 * self._signature.shape[0]) - self._signature.shape[0]
+            self._signature = np.concatenate(
+                [self._signature, np.zeros((grow, 2), dtype=np.uint64)]
+            )
+        word, bit = _bucket(np.asarray(items, np.int64).ravel())
+        np.bitwise_or.at(self._signature, (users, word), np.left_shift(np.uint64(1), bit))
+        levels = self.levels
+        levels[0] = np.sort(np.concatenate([levels[0], new.ravel()]))  # repeats harmless
+        cap, i = self.merge_every, 0
+        while levels[i].shape[0] >= cap:
+            if i + 1 == len(levels):
+                levels.append(np.zeros(0, dtype=np.int64))
+            levels[i + 1] = _merge_sorted(levels[i + 1], levels[i])
+            levels[i] = np.zeros(0, dtype=np.int64)
+            cap, i = cap * self.fanout, i + 1
 
     def contains(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Bool array of the broadcast shape: whether each pair was inserted."""
-        query = np.asarray(users, np.int64) * _KEY_SPAN + np.asarray(items, np.int64)
-        return _in_sorted(self.keys, query) | _in_sorted(self.recent, query)
+        users, items = np.broadcast_arrays(np.asarray(users, np.int64), np.asarray(items, np.int64))
+        out = np.zeros(users.shape, dtype=bool)
+        sig = self._signature
+        if sig.shape[0] == 0:
+            return out
+        u, i = users.ravel(), items.ravel()
+        word, bit = _bucket(i)
+        known = (u >= 0) & (u < sig.shape[0])
+        bits = sig[np.where(known, u, 0), word] >> bit
+        maybe = np.flatnonzero(known & (bits & np.uint64(1)).astype(bool))
+        if maybe.size == 0:
+            return out
+        query = u[maybe] * _KEY_SPAN + i[maybe]
+        found = _in_sorted(self.levels[0], query)
+        for level in self.levels[1:]:
+            found |= _in_sorted(level, query)
+        out.ravel()[maybe] = found
+        return out
+
+
+def _bucket(items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Signature word (0 or 1) and bit (0..63) of each item: a multiplicative hash."""
+    with np.errstate(over="ignore"):
+        h = (items.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(57)
+    return (h >> np.uint64(6)).astype(np.int64), h & np.uint64(63)
+
+
+def _merge_sorted(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The distinct keys of two sorted int64 arrays, sorted (linear: two sorted runs)."""
+    merged = np.sort(np.concatenate([a, b]), kind="stable")  # timsort: merges the runs
+    if merged.shape[0] < 2:
+        return merged
+    keep = np.empty(merged.shape[0], dtype=bool)
+    keep[0] = True
+    np.not_equal(merged[1:], merged[:-1], out=keep[1:])
+    return merged[keep]
 
 
 def _in_sorted(sorted_keys: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -94,27 +94,33 @@ class QueryWriter:
         wrong = wrong_topic * self._w + rng.choice(self._w, size=(n, lmax), p=self._topic_p)
         drop = rng.random((n, lmax)) < cfg.word_dropout
         p_gen, p_mis = cfg.generic_word_prob, cfg.generic_word_prob + cfg.mismatch_prob
-        words_all, word_topic = vocab.words, vocab.word_topic
-        queries = []
-        for r in range(n):
-            if item[r] >= 0:
-                title = self.catalog.title_words[item[r]]
-                order = title_perm[r][title[title_perm[r]] >= 0]
-                intended = title[order[: lengths[r]]].tolist()
-            else:
-                intended = topic_words[r, : lengths[r]].tolist()
-            out: list[int] = []
-            for j, w in enumerate(intended):
-                if kind[r, j] < p_gen:
-                    w = int(generic[r, j])
-                elif kind[r, j] < p_mis:
-                    if synonym[r, j] and word_topic[w] >= 0 and w < vocab.generic_offset:
-                        w = vocab.synonym_offset + w
-                    else:
-                        w = int(wrong[r, j])
-                if not drop[r, j] and w not in out:
-                    out.append(w)
-            if not out:
-                out.append(intended[0])
-            queries.append(" ".join(words_all[w] for w in out))
-        return queries
+        # Intended words, shape (n, lmax), -1 past each query's length: a known item's
+        # title words in the order of the random permutation, or the topic's words.
+        col = np.arange(lmax)[None, :]
+        title = self.catalog.title_words[np.maximum(item, 0)]
+        shuffled = np.take_along_axis(title, title_perm, axis=1)
+        valid_first = np.argsort(shuffled < 0, axis=1, kind="stable")[:, :lmax]
+        from_title = np.take_along_axis(shuffled, valid_first, axis=1)
+        if from_title.shape[1] < lmax:
+            pad = np.full((n, lmax - from_title.shape[1]), -1, dtype=from_title.dtype)
+            from_title = np.concatenate([from_title, pad], axis=1)
+        is_item = (item >= 0)[:, None]
+        intended = np.where(is_item, from_title, topic_words)
+        present = (col < lengths[:, None]) & (intended >= 0)
+        # Replacements: a generic word, or a mismatch (a synonym absent from every
+        # title for topic words, else a word of a wrong topic).
+        safe = np.maximum(intended, 0)
+        can_syn = synonym & (vocab.word_topic[safe] >= 0) & (safe < vocab.generic_offset)
+        mismatched = np.where(can_syn, vocab.synonym_offset + safe, wrong)
+        words = np.where(kind < p_gen, generic, np.where(kind < p_mis, mismatched, intended))
+        # Kept: present, not dropped, and not a repeat of an earlier kept word.
+        kept = present & ~drop
+        for j in range(1, lmax):
+            repeat = ((words[:, :j] == words[:, j : j + 1]) & kept[:, :j]).any(axis=1)
+            kept[:, j] &= ~repeat
+        empty = ~kept.any(axis=1)
+        words[empty, 0] = intended[empty, 0]
+        kept[empty, 0] = True
+        words_all = vocab.words
+        rows = np.where(kept, words, -1).tolist()
+        return [" ".join([words_all[w] for w in row if w >= 0]) for row in rows]

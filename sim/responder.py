@@ -11,7 +11,7 @@ Actions: ``FEED`` (ask for another feed page), ``SEARCH`` (a query is pending),
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -19,7 +19,8 @@ from sim.catalog import Catalog
 from sim.choice import affinity, choice_probabilities, examination_probabilities, sample_choice
 from sim.config import WorldConfig
 from sim.crn import counter_uniform
-from sim.events import EventType, Provenance
+from sim.emitter import END, FEED, SEARCH, Emitter, readonly
+from sim.events import EventType
 from sim.log import EventLog
 from sim.population import SECONDS_PER_DAY, Population
 from sim.queries import QueryWriter
@@ -28,18 +29,7 @@ from sim.types import FeedBatch, SearchIndex
 from sim.types import ServedPolicy as Policy
 from sim.validation import validate_feed
 
-__all__ = ["END", "FEED", "SEARCH", "Emitter", "Responder", "Streams", "readonly"]
-
-FEED, SEARCH, END = 0, 1, 2
-_SEQ_SPAN = 1 << 20  # Emitter sort key: row * span + seq (seq < span)
-_NULLS = {"item_id": -1, "position": -1, "dwell_s": np.nan, "query_id": -1, "text": -1,
-          "origin": int(Provenance.UNKNOWN)}  # fmt: skip
-
-
-def readonly(a: np.ndarray) -> np.ndarray:
-    """Mark ``a`` read-only (batch arrays handed to policies must not be mutated)."""
-    a.flags.writeable = False
-    return a
+__all__ = ["END", "FEED", "SEARCH", "Responder", "Streams"]
 
 
 @dataclass
@@ -53,53 +43,6 @@ class Streams:
     search: np.random.Generator
     suggest: np.random.Generator
     arrivals_key: np.uint64
-
-
-@dataclass
-class Emitter:
-    """Collects the rows of one flush; written to the log grouped by batch row.
-
-    Each piece carries ``row`` (batch row) and ``seq`` (order within the row); rows are
-    written sorted by ``(row, seq)`` so a user's events stay together and in order.
-    """
-
-    pieces: list[dict[str, np.ndarray]] = field(default_factory=list)
-
-    def add(self, row: np.ndarray, seq: np.ndarray | int, **cols: object) -> None:
-        """Add rows; ``cols`` as in :meth:`EventLog.append` plus ``event``.
-
-        Args:
-            row: Shape ``(m,)`` batch row of each new event.
-            seq: Order of the events within their row (scalar or shape ``(m,)``).
-            **cols: Column values, scalars or shape ``(m,)`` arrays.
-        """
-        if len(row) == 0:
-            return
-        self.pieces.append({"row": row, "seq": seq, **cols})
-
-    def write(self, log: EventLog) -> int:
-        """Append everything to ``log`` in ``(row, seq)`` order; return the row count.
-
-        Each piece is scattered straight into the log's buffers at its sorted place
-        (no per-batch concatenation of the columns).
-        """
-        pieces, self.pieces = self.pieces, []
-        if not pieces:
-            return 0
-        keys = [p["row"] * _SEQ_SPAN + p["seq"] for p in pieces]
-        n = sum(k.shape[0] for k in keys)
-        order = np.argsort(np.concatenate(keys), kind="stable")
-        dest = np.empty(n, dtype=np.int64)
-        dest[order] = np.arange(n)
-        places, a = [], 0
-        for k in keys:
-            places.append(dest[a : a + k.shape[0]])
-            a += k.shape[0]
-        for name, view in log.reserve(n).items():
-            null = _NULLS.get(name)
-            for p, place in zip(pieces, places, strict=True):
-                view[place] = p.get(name, null)
-        return n
 
 
 class Responder(SearchFlowMixin):
@@ -209,16 +152,18 @@ class Responder(SearchFlowMixin):
         em.add(rows, pos, event=int(EventType.IMPRESSION), time_s=np.repeat(t0, size),
                user_id=users[rows], session_id=sess[rows], item_id=slates.ravel(),
                position=pos, origin=origin.ravel())  # fmt: skip
-        skip = examined.copy()
-        skip[rows_c, pos_c] = False
-        rs, ps = np.nonzero(skip)
-        em.add(rs, size + ps, event=int(EventType.SKIP), time_s=t0[rs] + scan * (ps + 1),
-               user_id=users[rs], session_id=sess[rs], item_id=slates[rs, ps], position=ps,
+        # Examined items, in position order: the clicked one (if any) is a CLICK with
+        # its dwell, the others are SKIPs (a click is always on an examined item).
+        seen = examined.copy()
+        seen[rows_c, pos_c] = True
+        rs, ps = np.nonzero(seen)
+        is_click = choice[rs] == ps
+        dwell = np.full(rs.shape[0], np.nan, dtype=np.float32)
+        dwell[is_click] = dwell_c
+        em.add(rs, size + ps, event=np.where(is_click, int(EventType.CLICK), int(EventType.SKIP)),
+               time_s=t0[rs] + scan * (ps + 1), user_id=users[rs], session_id=sess[rs],
+               item_id=slates[rs, ps], position=ps, dwell_s=dwell,
                origin=origin[rs, ps])  # fmt: skip
-        em.add(rows_c, size + pos_c, event=int(EventType.CLICK),
-               time_s=t0[rows_c] + scan * (pos_c + 1), user_id=users[rows_c],
-               session_id=sess[rows_c], item_id=items_c, position=pos_c, dwell_s=dwell_c,
-               origin=origin[rows_c, pos_c])  # fmt: skip
 
         users_c = users[rows_c]
         pop.consume(

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from sim.choice import choice_probabilities, sample_choice, sigmoid
+from sim.emitter import END, FEED, SEARCH, Emitter, readonly
 from sim.events import EventType, Provenance
 from sim.search import search_terms
 from sim.types import SearchBatch, SuggestBatch
@@ -19,16 +20,8 @@ if TYPE_CHECKING:
     from sim.catalog import Catalog
     from sim.config import WorldConfig
     from sim.population import Population
-    from sim.responder import Emitter
 
-__all__ = ["SearchFlowMixin"]
-
-_FEED, _SEARCH, _END = 0, 1, 2
-
-
-def _readonly(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
+__all__ = ["SearchFlowMixin", "search_click_probabilities"]
 
 
 class SearchFlowMixin:
@@ -91,11 +84,11 @@ class SearchFlowMixin:
         k = ic.results_k
         cand, scores = self.index.search(texts, k)
         batch = SearchBatch(
-            user_ids=_readonly(users.astype(np.int32)),
-            query_ids=_readonly(qids),
+            user_ids=readonly(users.astype(np.int32)),
+            query_ids=readonly(qids),
             queries=texts,
-            candidates=_readonly(cand),
-            scores=_readonly(scores),
+            candidates=readonly(cand),
+            scores=readonly(scores),
             time_s=now_s,
             episode=self.episode,
         )
@@ -120,7 +113,7 @@ class SearchFlowMixin:
         n_examined = reached.sum(axis=1)
         scan = cfg.feed.scan_s_per_item
 
-        em = self._new_emitter()
+        em = Emitter()
         rs, ps = np.nonzero(valid)
         em.add(rs, ps, event=int(EventType.SEARCH_IMPRESSION), time_s=t0[rs], user_id=users[rs],
                session_id=sess[rs], item_id=shown[rs, ps], position=ps, query_id=qids[rs],
@@ -156,7 +149,7 @@ class SearchFlowMixin:
                user_id=users[rows_a], session_id=sess[rows_a], query_id=qids[rows_a])  # fmt: skip
         p_cont = np.where(has, cfg.sessions.continue_after_click, pop.patience[users])
         cont = (u_cont < p_cont) & (pop.feed_pages[users] < cfg.sessions.max_pages)
-        action = np.where(reform, _SEARCH, np.where(cont, _FEED, _END))
+        action = np.where(reform, SEARCH, np.where(cont, FEED, END))
         resume = t_end.copy()
         rows_r = np.flatnonzero(reform)
         if rows_r.size:
@@ -165,7 +158,7 @@ class SearchFlowMixin:
             resume[rows_r] = self._issue_queries(
                 em, rows_r, ur, sess[rows_r], t_end[rows_r], topic[rows_r], target[rows_r], depth
             )
-        rows_e = np.flatnonzero(action == _END)
+        rows_e = np.flatnonzero(action == END)
         self._end_sessions(em, rows_e, users[rows_e], sess[rows_e], t_end[rows_e], depth + 3)
         em.write(self.log)
         return action, resume
@@ -192,11 +185,6 @@ class SearchFlowMixin:
                 cache[query] = topics
         return topics
 
-    def _new_emitter(self) -> Emitter:
-        from sim.responder import Emitter
-
-        return Emitter()
-
     def _suggest(
         self,
         em: Emitter,
@@ -217,8 +205,8 @@ class SearchFlowMixin:
         cfg, pop, sg = self.cfg, self.pop, self.cfg.suggestions
         n = users.shape[0]
         batch = SuggestBatch(
-            user_ids=_readonly(users.astype(np.int32)),
-            session_ids=_readonly(sess.view()),
+            user_ids=readonly(users.astype(np.int32)),
+            session_ids=readonly(sess.view()),
             time_s=now_s,
             episode=self.episode,
             n_suggestions=sg.n_suggestions,
@@ -279,7 +267,7 @@ class SearchFlowMixin:
         pop.pending_query_id[users_c] = qids
         pop.pending_query.update(zip(users_c.tolist(), texts, strict=True))
         pop.queries[users_c] += 1
-        action[rows_c] = _SEARCH
+        action[rows_c] = SEARCH
         resume[rows_c] = t_click
 
 

@@ -5,8 +5,12 @@ its command either directly (``main.add_command(cmd)``) or, better, lazily with 
 in :data:`LAZY_COMMANDS` (``name: ("module:attribute", "short help")``) or by calling
 :func:`add_lazy_command`.
 
-Errors a user can cause (:class:`experiments.errors.UserError`) are printed as their
-message, without a traceback, and exit with code 2; Ctrl-C (or SIGTERM) exits with 130.
+Every error a user can cause gets one line on stderr and exit code 2, never a
+traceback: a :class:`experiments.errors.UserError` prints its message (``file:line:
+dotted.path: reason``), and click's own usage errors (a bad option value, an unknown
+option or command, a missing argument or directory) print ``place: reason`` in the same
+style, with a pointer to ``--help``, instead of click's usage block. Ctrl-C (or SIGTERM)
+exits with 130.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ import click
 
 from experiments.errors import UserError
 
-__all__ = ["LAZY_COMMANDS", "add_lazy_command", "main"]
+__all__ = ["LAZY_COMMANDS", "add_lazy_command", "main", "usage_error_line"]
 
 #: Commands defined in other modules: name → ("module:attribute", short help).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
@@ -40,12 +44,57 @@ EXIT_INTERRUPTED = 130
 LIST_WIDTH = 100
 
 
-class LazyGroup(click.Group):
-    """A click group with lazily imported commands and user-error handling.
+def usage_error_line(exc: click.ClickException) -> str:
+    """Click's error as one line in the project's ``place: reason`` style.
 
-    Lazy commands' modules are imported on first use; :class:`UserError` and Ctrl-C
-    become a message and an exit code.
+    Examples: ``--seed: 'abc' is not a valid integer (see: onefeed run --help)``,
+    ``RUN_DIR: directory 'x' does not exist (see: onefeed plot --help)``.
     """
+    ctx = getattr(exc, "ctx", None)
+    command = ctx.command_path if ctx is not None else "onefeed"
+    hint = f" (see: {command} --help)" if isinstance(exc, click.UsageError) else ""
+    param = getattr(exc, "param", None)
+    if isinstance(exc, click.BadParameter) and param is not None:
+        if isinstance(param, click.Option):
+            place = max(param.opts, key=len)
+        else:
+            place = param.human_readable_name
+        message = exc.message
+        if isinstance(exc, click.MissingParameter):
+            message = f"missing {param.param_type_name}"
+    elif isinstance(exc, click.NoSuchOption):
+        place = exc.option_name
+        message = "no such option"
+        if exc.possibilities:
+            message += f"; did you mean {', '.join(sorted(exc.possibilities))}?"
+    else:
+        place, message = command, exc.format_message()
+    message = " ".join(message.split()).replace(". Did you mean", "; did you mean").rstrip(".")
+    if message[:1].isupper() and not message[1:2].isupper():
+        message = message[0].lower() + message[1:]
+    return f"{place}: {message}{hint}"
+
+
+class LazyGroup(click.Group):
+    """A click group with lazily imported commands and one-line error handling.
+
+    Lazy commands' modules are imported on first use; :class:`UserError`, click's usage
+    errors and Ctrl-C become one line on stderr and an exit code.
+    """
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        """Run the command line; in standalone mode, errors are printed on one line."""
+        if not standalone_mode:
+            return super().main(*args, standalone_mode=False, **kwargs)
+        try:
+            result = super().main(*args, standalone_mode=False, **kwargs)
+        except click.ClickException as exc:
+            click.echo(usage_error_line(exc), err=True)
+            sys.exit(exc.exit_code)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *LAZY_COMMANDS})

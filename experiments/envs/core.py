@@ -34,9 +34,10 @@ from experiments.envs.observe import Observer, StepColumns, StepSummary, summari
 from experiments.envs.options import EnvOptions, resolve_world
 from sim.config import WorldConfig
 from sim.crn import counter_uniform, stream_key
+from sim.emitter import END, FEED, SEARCH, Emitter
 from sim.events import EVENT_SCHEMA, Provenance
 from sim.population import SECONDS_PER_DAY
-from sim.responder import END, FEED, SEARCH, Emitter, Streams
+from sim.responder import Streams
 from sim.rng import RngStreams
 from sim.types import (
     CatalogView,

@@ -1,13 +1,13 @@
-"""``onefeed replay``: the offline replay bench as a click command (``replay_command``).
+r"""``onefeed replay``: the offline replay bench as a click command (``replay_command``).
 
-The lead registers it with ``main.add_command(replay_command)``. Errors a user can
-cause (unknown dataset or model, missing data directory or file, malformed rows, bad
-seeds) print one line ``error: …`` on stderr and exit with code 2.
+The ``onefeed`` group loads it lazily (``experiments.cli.commands.LAZY_COMMANDS``).
+Errors a user can cause (unknown dataset or model, missing data directory or file,
+malformed rows, bad seeds) are :class:`~experiments.errors.UserError`\ s: the group prints
+them on one line (``place: reason``, like every other command) and exits with code 2.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -207,8 +207,4 @@ def replay_command(
     self_enhance_seeds: str | None,
 ) -> None:
     """Offline replay bench: leave-one-out, full ranking, Recall/NDCG@5/10."""
-    try:
-        _run(dataset, data_dir, seeds, models, out, chunk_size, progress, self_enhance_seeds)
-    except UserError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(exc.exit_code)
+    _run(dataset, data_dir, seeds, models, out, chunk_size, progress, self_enhance_seeds)

@@ -76,6 +76,12 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict[KeyPath, int], source: str
             _walk(item, (*path, index), lines, source)
 
 
+def _line_col(text: str, offset: int) -> str:
+    """``line:column`` (1-based) of character ``offset`` in ``text``."""
+    before = text[:offset]
+    return f"{before.count(chr(10)) + 1}:{offset - (before.rfind(chr(10)) + 1) + 1}"
+
+
 def load_marked_yaml(text: str, source: str) -> MarkedYaml:
     """Parse one YAML document with the safe loader and record the line of every key.
 
@@ -87,11 +93,15 @@ def load_marked_yaml(text: str, source: str) -> MarkedYaml:
         The data and its key-path → line map.
 
     Raises:
-        ScenarioError: On a YAML syntax error (``file:line:col: problem``), on more
-            than one document, or on a duplicate key.
+        ScenarioError: On a character YAML does not allow (control characters, a
+            binary file), a YAML syntax error (``file:line:col: problem``), more than
+            one document, a duplicate key or nesting too deep to parse.
     """
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        # The loader's constructor already reads the text: PyYAML rejects control
+        # characters (NUL, BEL, ...) there, so it belongs inside the ``try``.
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -104,11 +114,21 @@ def load_marked_yaml(text: str, source: str) -> MarkedYaml:
         raise ScenarioError(
             f"{source}:{mark.line + 1}:{mark.column + 1}: YAML syntax error: {problem}"
         ) from None
-    except yaml.YAMLError as exc:  # e.g. a reader error on bad characters
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        char = exc.character
+        code = ord(char) if isinstance(char, str) else int(char)
+        raise ScenarioError(
+            f"{source}:{_line_col(text, exc.position)}: not a text file: control character "
+            f"U+{code:04X} (YAML allows printable characters, tab and line breaks)"
+        ) from None
+    except yaml.YAMLError as exc:
         detail = " ".join(str(exc).split())
         raise ScenarioError(f"{source}: YAML error: {detail}") from None
+    except RecursionError:
+        raise ScenarioError(f"{source}: YAML error: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[KeyPath, int] = {(): 1}
     if node is not None:
         lines[()] = node.start_mark.line + 1

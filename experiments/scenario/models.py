@@ -63,8 +63,10 @@ class PolicySpec(BaseModel):
             raise ValueError(f"unknown policy {self.name!r}; known policies: {', '.join(known)}")
         try:
             make_policy(self.name, **self.params)
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"invalid params for policy {self.name!r}: {exc}") from None
+        except (TypeError, ValueError, KeyError) as exc:
+            # KeyError: a parameter naming another policy (epsilon-greedy's ``base``).
+            reason = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+            raise ValueError(f"invalid params for policy {self.name!r}: {reason}") from None
         return self
 
 

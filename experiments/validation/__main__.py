@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         seeds = parse_seeds(args.seeds)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(exc, file=sys.stderr)
         return 2
     names = list(STUDIES) if args.study == "all" else [args.study]
     ok = True

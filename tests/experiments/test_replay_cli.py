@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
-from experiments.replay.cli import replay_command
+from experiments.cli import main
 from tests.experiments.test_data_loaders import write
 
 CLASSICAL = "popularity,popularity-all,transition,cooc-knn,ease"
@@ -35,13 +35,15 @@ def synthetic_ml100k(root: Path, n_users: int = 30, n_items: int = 12) -> Path:
 
 
 def run(args: list[str]):
-    return CliRunner().invoke(replay_command, args)
+    return CliRunner().invoke(main, ["replay", *args])
 
 
 def assert_one_line_error(result, *fragments: str) -> None:
+    # The same one-line style as every other command: no "error:" prefix, no traceback.
     assert result.exit_code == 2, result.output
-    lines = [ln for ln in result.output.splitlines() if ln.startswith("error:")]
-    assert len(lines) == 1, result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert not lines[0].startswith("error")
     for fragment in fragments:
         assert fragment in lines[0], lines[0]
     assert "Traceback" not in result.output

@@ -13,8 +13,8 @@ import pytest
 import simpy
 from simpy.events import NORMAL
 
+from sim.emitter import END
 from sim.population import SECONDS_PER_DAY
-from sim.responder import END
 from sim.serving import OPEN
 
 from .helpers import make_world, small_config
