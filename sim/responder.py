@@ -231,6 +231,21 @@ class Responder(SearchFlowMixin):
         em.write(self.log)
         return action, resume
 
+    def end_sessions(self, users: np.ndarray, t_end: np.ndarray) -> None:
+        """End the current sessions of ``users`` at ``t_end`` (e.g. an environment's cut).
+
+        Logs each SESSION_END and draws the next start as a session end in the episode
+        loop does (:meth:`_end_sessions`).
+
+        Args:
+            users: Shape ``(n,)`` distinct users in a session.
+            t_end: Shape ``(n,)`` end times.
+        """
+        em = Emitter()
+        sess = self.pop.session_id[users].copy()
+        self._end_sessions(em, np.arange(users.shape[0]), users, sess, t_end, 0)
+        em.write(self.log)
+
     def _end_sessions(
         self,
         em: Emitter,

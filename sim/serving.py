@@ -2,7 +2,7 @@
 
 Users are not one simpy process each. A user between two requests is just a row in
 the batcher's *wake-up queue*: ``(wake time, serial, user, kind, request time)``. One
-simpy process, :meth:`Batcher._run`, drives all of them: it sleeps (simpy timeouts)
+simpy process, :meth:`Batcher._step`, drives all of them: it sleeps (simpy timeouts)
 until the first queued request arrives, which opens a batch window; at the window's
 end (``batch_window_s`` later) it serves every request that arrived in the window,
 kind by kind (session opens, then feed pages, then searches), with one call of the

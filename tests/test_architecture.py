@@ -102,7 +102,6 @@ def test_the_checker_sees_a_cycle():
 #: whoever breaks the last one empties this list and deletes the xfail below.
 KNOWN_CYCLES = [
     ["onefeed.model", "onefeed.self_enhance"],
-    ["sim.responder", "sim.search_flow"],
 ]
 
 

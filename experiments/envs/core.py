@@ -17,8 +17,8 @@ What the single-user and the population environments share (building the core an
 ``reset`` and absorbing a step's events) is :func:`make_core`, :func:`step_reward` and
 :class:`CoreEnvMixin`.
 
-Note: :meth:`SessionCore.close_sessions` calls the responder's private
-``Responder._end_sessions`` (there is no public way to end a session early in ``sim``).
+The world is driven through :class:`sim.stepping.SessionStepper`, its public interface
+for stepping chosen users (no reaching into the responder or the population).
 """
 
 from __future__ import annotations
@@ -33,12 +33,9 @@ from gymnasium import spaces
 from experiments.envs.observe import Observer, StepColumns, StepSummary, summarise_step
 from experiments.envs.options import EnvOptions, resolve_world
 from sim.config import WorldConfig
-from sim.crn import counter_uniform, stream_key
-from sim.emitter import END, FEED, SEARCH, Emitter
+from sim.emitter import END, FEED, SEARCH
 from sim.events import EVENT_SCHEMA, Provenance
-from sim.population import SECONDS_PER_DAY
-from sim.responder import Streams
-from sim.rng import RngStreams
+from sim.stepping import SessionStepper
 from sim.types import (
     CatalogView,
     FeedBatch,
@@ -62,7 +59,6 @@ __all__ = [
     "step_reward",
 ]
 
-_MAX_SEARCH_ROUNDS = 1000
 #: Sessions that end before their first feed page skipped in a row before giving up.
 MAX_SKIPS = 10_000
 
@@ -181,6 +177,7 @@ class SessionCore:
         self.keep_events = keep_events
         self.slot = SlotPolicy(suggested_queries)
         self.world: World = build_world(config, self.world_seed, self.slot)
+        self.stepper = SessionStepper(self.world)
         self.n_items = self.world.catalog.n_items
         self.slate_size = config.feed.slate_size
         self._events: list[pa.Table] = []
@@ -198,22 +195,9 @@ class SessionCore:
             seed: Non-negative root seed of the environment's randomness.
         """
         self.world = build_world(self.config, self.world_seed, self.slot)
-        resp, pop = self.world.responder, self.world.population
-        streams = RngStreams(seed)
-        key = stream_key(seed, "env/arrivals")
-        resp.rng = Streams(
-            browse=streams.get("env/behaviour/browse"),
-            session=streams.get("env/behaviour/session"),
-            intent=streams.get("env/behaviour/intent"),
-            query=streams.get("env/behaviour/query"),
-            search=streams.get("env/behaviour/search"),
-            suggest=streams.get("env/behaviour/suggest"),
-            arrivals_key=key,
-        )
-        users = np.arange(pop.n_users)
-        first_u = counter_uniform(key, users, np.zeros_like(users))
-        pop.next_start_s = -np.log(first_u) / pop.rate_per_day * SECONDS_PER_DAY
-        self.in_session = np.zeros(pop.n_users, dtype=bool)
+        self.stepper = SessionStepper(self.world)
+        self.stepper.reseed_behaviour(seed, prefix="env/")
+        self.in_session = np.zeros(self.world.n_users, dtype=bool)
         self._events = []
 
     # ------------------------------------------------------------------ views
@@ -234,15 +218,15 @@ class SessionCore:
 
     def session_ids(self, users: np.ndarray) -> np.ndarray:
         """Shape ``(n,)`` int64 current session id of each user (-1 when none)."""
-        return self.world.population.session_id[users].copy()
+        return self.stepper.session_ids(users)
 
     def pages(self, users: np.ndarray) -> np.ndarray:
         """Shape ``(n,)`` int64 feed pages served in each user's current session."""
-        return self.world.population.feed_pages[users].astype(np.int64)
+        return self.stepper.pages(users)
 
     def clock(self, users: np.ndarray) -> np.ndarray:
         """Shape ``(n,)`` float64 each user's own clock (seconds since the run started)."""
-        return self.world.population.clock_s[users].copy()
+        return self.stepper.clock(users)
 
     # ---------------------------------------------------------------- choose
     def next_users(self, k: int, rng: np.random.Generator, order: str) -> np.ndarray:
@@ -262,7 +246,7 @@ class SessionCore:
             raise RuntimeError(f"need {k} idle users, only {idle.shape[0]} are idle")
         if order == "uniform":
             return np.sort(rng.choice(idle, size=k, replace=False)).astype(np.int64)
-        starts = self.world.population.next_start_s[idle]
+        starts = self.stepper.next_start(idle)
         return idle[np.lexsort((idle, starts))[:k]].astype(np.int64)
 
     # ----------------------------------------------------------------- drive
@@ -276,11 +260,8 @@ class SessionCore:
             Shape ``(n,)`` next action of each user, ``FEED`` or ``END`` (a session can
             end before its first feed page, after a suggested query's results).
         """
-        pop = self.world.population
-        t0 = pop.next_start_s[users].astype(np.float64)
         self.in_session[users] = True
-        action, resume = self.world.responder.open(users, t0, float(t0.max()))
-        return self._finish(users, action, resume)
+        return self._finish(users, self.stepper.open(users))
 
     def serve(self, users: np.ndarray, slates: np.ndarray) -> np.ndarray:
         """Serve one valid slate to each user and run their reactions and searches.
@@ -294,10 +275,8 @@ class SessionCore:
         """
         if users.shape[0] == 0:
             return np.zeros(0, dtype=np.int64)
-        t0 = self.world.population.clock_s[users].copy()
         self.slot.slates = slates.astype(np.int32)
-        action, resume = self.world.responder.feed(users, t0, float(t0.max()))
-        return self._finish(users, action, resume)
+        return self._finish(users, self.stepper.feed(users))
 
     def close_sessions(self, users: np.ndarray) -> None:
         """End the sessions of ``users`` now (truncation), as if they had left.
@@ -306,36 +285,17 @@ class SessionCore:
         """
         if users.shape[0] == 0:
             return
-        pop, resp = self.world.population, self.world.responder
-        em = Emitter()
-        rows = np.arange(users.shape[0])
-        sess = pop.session_id[users].copy()
-        resp._end_sessions(em, rows, users, sess, pop.clock_s[users].copy(), 0)
-        em.write(resp.log)
+        self.stepper.close(users)
         self.in_session[users] = False
 
-    def _finish(self, users: np.ndarray, action: np.ndarray, resume: np.ndarray) -> np.ndarray:
-        pop, resp = self.world.population, self.world.responder
-        action = np.asarray(action, dtype=np.int64).copy()
-        pop.clock_s[users] = resume
-        for _ in range(_MAX_SEARCH_ROUNDS):
-            rows = np.flatnonzero(action == SEARCH)
-            if rows.size == 0:
-                break
-            us = users[rows]
-            t0 = pop.clock_s[us].copy()
-            a, r = resp.search(us, t0, float(t0.max()))
-            action[rows] = a
-            pop.clock_s[us] = r
-        else:  # pragma: no cover - reformulations are capped by the world
-            raise RuntimeError("search loop did not settle")
+    def _finish(self, users: np.ndarray, action: np.ndarray) -> np.ndarray:
         self.in_session[users[action == END]] = False
         return action
 
     # ---------------------------------------------------------------- events
     def take_step_events(self) -> pa.Table:
         """Events logged since the last call (schema ``sim.events.EVENT_SCHEMA``)."""
-        table = self.world.responder.log.take_table(0)
+        table = self.stepper.take_events(0)
         if self.keep_events and table.num_rows:
             self._events.append(table)
         return table
