@@ -31,11 +31,16 @@ class OneFeedConfig:
         align_batch: Alignment pairs per step.
         query_rows: Examples of each batch that also train the query head (0: all).
         tau: InfoNCE temperature.
-        beam: Beam width = generated candidates per user.
+        beam: Beam width = SID-generated candidates per user.
+        budget: Candidates per user: the beam, then the dense head's best other items up
+            to this many (``0``: the beam alone; ``-1``: every item is a candidate).
         blend_sid: Ranking-stage weight of the SID log-probability.
-        blend_rank: Ranking-stage weight of the state-item log-softmax score.
+        blend_rank: Ranking-stage weight of the dense head's log-softmax score.
         blend_trans: Ranking-stage weight of the transition feature.
         trans_decay: Decay over the last three history items in the transition feature.
+        sid_method: ``"residual"`` (residual k-means + collision code) or
+            ``"hierarchical"`` (balanced hierarchical k-means, ``levels`` codes).
+        branching: Children per trie node of hierarchical SIDs (above the last level).
         progress: Show tqdm progress bars.
     """
 
@@ -61,10 +66,13 @@ class OneFeedConfig:
     query_rows: int = 128
     tau: float = 0.1
     beam: int = 100
+    budget: int = 0
     blend_sid: float = 0.1
     blend_rank: float = 1.0
     blend_trans: float = 0.3
     trans_decay: float = 0.5
+    sid_method: str = "residual"
+    branching: int = 32
     progress: bool = False
 
     def __post_init__(self) -> None:
@@ -74,3 +82,9 @@ class OneFeedConfig:
             raise ValueError("max_query_words must be in [1, 8]")
         if not 0 <= self.dropout < 1:
             raise ValueError("dropout must be in [0, 1)")
+        if self.sid_method not in ("residual", "hierarchical"):
+            raise ValueError("sid_method must be 'residual' or 'hierarchical'")
+        if self.budget < -1 or (self.budget > 0 and self.budget < self.beam):
+            raise ValueError("budget must be -1 (all items), 0 (the beam) or >= beam")
+        if self.branching < 2:
+            raise ValueError("branching must be >= 2")

@@ -1,7 +1,9 @@
 """The OneFeed model: semantic IDs, encoder, SID and query heads, alignment, ranking.
 
-The ranking stage re-scores the SID generator's beam (see :meth:`OneFeedModel.score_all`);
-self-enhancement retrains on feedback to the model's own outputs.
+The ranking stage scores candidates from the SID generator's beam (and optionally the
+dense head) with the dense head, the SID log-probability and transition evidence (see
+:mod:`onefeed.ranking` and :meth:`OneFeedModel.score_all`); self-enhancement retrains on
+feedback to the model's own outputs.
 """
 
 from __future__ import annotations
@@ -22,10 +24,23 @@ from onefeed.losses import log_softmax
 from onefeed.objective import Batch, LossWeights, loss_and_grads
 from onefeed.optim import Adam
 from onefeed.query_head import generate_queries, init_query_head
-from onefeed.ranking import transition_feature, transition_matrix
+from onefeed.ranking import (
+    RankSettings,
+    ScoreFeatures,
+    candidate_mask,
+    combine,
+    transition_matrix,
+    transition_scores,
+)
 from onefeed.rng import named_rng
-from onefeed.semantic_ids import SemanticIds, build_trie, residual_quantise
-from onefeed.sid_head import beam_search, init_sid_head
+from onefeed.self_enhance import FeedbackLog, self_enhance_round
+from onefeed.semantic_ids import (
+    SemanticIds,
+    build_trie,
+    hierarchical_quantise,
+    residual_quantise,
+)
+from onefeed.sid_head import beam_search, init_sid_head, level_log_probs, sid_log_probs
 from onefeed.text import (
     Vocabulary,
     build_vocabulary,
@@ -63,6 +78,7 @@ class OneFeedModel:
         seed: int = 0,
         query_pairs: list[tuple[str, int]] | None = None,
         epochs: int | None = None,
+        item_queries: list[str] | None = None,
     ) -> OneFeedModel:
         """Build semantic IDs and vocabulary, then train encoder, heads and alignment.
 
@@ -72,6 +88,10 @@ class OneFeedModel:
             seed: Root seed; every random stream derives from it by name.
             query_pairs: Optional logged ``(query text, clicked item)`` pairs for alignment.
             epochs: Overrides ``config.epochs``.
+            item_queries: Optional per-item query text a searcher would type to find the
+                item (e.g. title words with which a search index retrieves it): the query
+                head's target when the item is next. Default: the item's most specific
+                title words (highest IDF).
 
         Returns:
             ``self``.
@@ -82,19 +102,19 @@ class OneFeedModel:
         seqs = [as_sequence(s) for s in sequences]
         clicks = [s.positive_items() for s in seqs]
         self.vocab = build_vocabulary(item_text, max_words=cfg.max_query_words)
+        if item_queries is not None:
+            self.vocab.set_item_queries(item_queries)
         emb = text_embeddings(item_text, cfg.text_dim, seed)
         if cfg.collab_dim > 0:
             emb = np.hstack(
                 [emb, collaborative_embeddings(clicks, self.n_items, cfg.collab_dim, seed=seed)]
             )
-        self.sids = residual_quantise(
-            emb, cfg.levels, cfg.codebook_size, named_rng(seed, "quantiser"), cfg.kmeans_iters
-        )
+        self.sids = self._quantise(emb, seed)
         self.trans = transition_matrix(clicks, self.n_items)
         rng = named_rng(seed, "init")
         self.params = {}
         init_encoder(self.params, rng, self.n_items, self.sids.level_sizes, cfg.dim, cfg.max_len)
-        init_sid_head(self.params, rng, self.sids.level_sizes, cfg.dim, cfg.hidden)
+        init_sid_head(self.params, rng, self.sids, cfg.dim, cfg.hidden)
         init_query_head(self.params, rng, self.vocab.size, cfg.dim, cfg.hidden)
         init_alignment(self.params, rng, cfg.dim)
         self.params["rank.bias"] = np.zeros(self.n_items, dtype=np.float32)
@@ -104,6 +124,13 @@ class OneFeedModel:
         ex = self.examples_from(sequences)
         self.train(ex, epochs if epochs is not None else cfg.epochs, "fit")
         return self
+
+    def _quantise(self, emb: np.ndarray, seed: int) -> SemanticIds:
+        cfg = self.config
+        rng = named_rng(seed, "quantiser")
+        if cfg.sid_method == "hierarchical":
+            return hierarchical_quantise(emb, cfg.levels, cfg.branching, rng, cfg.kmeans_iters)
+        return residual_quantise(emb, cfg.levels, cfg.codebook_size, rng, cfg.kmeans_iters)
 
     def sid_stats(self) -> dict[str, Any]:
         """Codebook utilisation per level, collision rate and level sizes of the SIDs."""
@@ -168,7 +195,6 @@ class OneFeedModel:
         drop_rng = named_rng(self.seed, f"dropout/{stage}/{self._round}")
         self._round += 1
         lw = self.loss_weights()
-        codes = self.sids.codes
         text_items = np.nonzero((self.vocab.item_query >= 0).any(1))[0]
         qp_words, qp_items = self._query_pairs
         log: list[dict[str, float]] = []
@@ -192,7 +218,7 @@ class OneFeedModel:
                     a_codes,
                     a_words,
                 )
-                loss, parts, grads = loss_and_grads(self.params, codes, batch, lw, drop_rng)
+                loss, parts, grads = loss_and_grads(self.params, self.sids, batch, lw, drop_rng)
                 self._opt.step(self.params, grads)
                 for k, v in {"loss": loss, **parts}.items():
                     sums[k] = sums.get(k, 0.0) + v
@@ -242,51 +268,107 @@ class OneFeedModel:
         ex = [as_sequence(h).items for h in histories] if exclude_history else None
         return beam_search(self.params, u, self.sids, beam or self.config.beam, ex)
 
+    def rank_settings(self, **overrides: Any) -> RankSettings:
+        """The ranking settings of the config (``budget`` 0 → the beam, -1 → all items)."""
+        c = self.config
+        budget: int | None = c.beam if c.budget == 0 else (None if c.budget < 0 else c.budget)
+        base = {
+            "beam": c.beam,
+            "budget": budget,
+            "w_dense": c.blend_rank,
+            "w_sid": c.blend_sid,
+            "w_trans": c.blend_trans,
+        }
+        return RankSettings(**{**base, **overrides})
+
+    def score_features(
+        self,
+        histories: list[History],
+        beams: tuple[int, ...] = (),
+        with_sid: bool = True,
+        exclude_history: bool = True,
+    ) -> ScoreFeatures:
+        """Whole-catalogue ranking features of ``histories`` and their SID beams.
+
+        Args:
+            histories: ``b`` users' behaviour.
+            beams: Beam widths to search (each a separate constrained beam search).
+            with_sid: Compute the exact SID log-probability of every item.
+            exclude_history: Keep the users' own history items out of the candidates.
+
+        Returns:
+            :class:`~onefeed.ranking.ScoreFeatures` (float32 arrays of shape
+            ``(b, n_items)``).
+        """
+        assert self.sids is not None and self.trans is not None
+        seqs = [as_sequence(h) for h in histories]
+        u = self.user_states(seqs)
+        v = item_vectors(self.params, self.sids.codes)
+        dense = log_softmax(u @ v.T + self.params["rank.bias"]).astype(np.float32)
+        excluded = [
+            s.items[s.items >= 0] if exclude_history else np.zeros(0, np.int64) for s in seqs
+        ]
+        lps = level_log_probs(self.params, self.sids, u) if (with_sid or beams) else None
+        sid = None
+        if with_sid:
+            sid = sid_log_probs(self.params, self.sids, u, lps).astype(np.float32)
+        found = {
+            w: beam_search(self.params, u, self.sids, w, excluded, level_lp=lps)[0]
+            for w in sorted(set(beams))
+            if w > 0
+        }
+        trans = transition_scores(
+            self.trans, [s.positive_items() for s in seqs], self.config.trans_decay
+        )
+        return ScoreFeatures(dense, sid, trans, found, excluded)
+
     def score_all(
         self,
         histories: list[History],
-        beam: int | None = None,
+        settings: RankSettings | None = None,
         exclude_history: bool = True,
         batch_size: int = 256,
     ) -> np.ndarray:
-        """Ranking-stage scores over all items; ``-inf`` for items not generated.
+        """Ranking-stage scores over all items; ``-inf`` for items that are not candidates.
 
-        The score of a generated candidate ``i`` is
-        ``blend_rank * log_softmax(u · v + bias)_i + blend_sid * log P_sid(i | u)
-        + blend_trans * log(1e-4 + sum_k decay^k T[h_{-1-k}, i])`` where ``T`` is the
-        row-normalised item transition matrix of the training sequences.
+        The score of a candidate ``i`` is ``w_dense * log_softmax(u · v + bias)_i +
+        w_sid * log P_sid(i | u) + w_trans * log(1e-4 + sum_k decay^k T[h_{-1-k}, i])``
+        (see :mod:`onefeed.ranking`; default settings: :meth:`rank_settings`).
 
         Returns:
             Shape ``(b, n_items)`` float32.
         """
+        s = settings or self.rank_settings()
         out = np.full((len(histories), self.n_items), -np.inf, dtype=np.float32)
-        for s in range(0, len(histories), batch_size):
-            hs = histories[s : s + batch_size]
-            items, sc = self._rank(hs, beam, exclude_history)
-            rows = np.arange(len(hs))[:, None]
-            ok = items >= 0
-            blk = out[s : s + len(hs)]
-            blk[np.broadcast_to(rows, items.shape)[ok], items[ok]] = sc[ok]
+        for i in range(0, len(histories), batch_size):
+            feats = self.score_features(
+                histories[i : i + batch_size], (s.beam,), bool(s.w_sid), exclude_history
+            )
+            out[i : i + batch_size] = combine(feats, s)
         return out
 
-    def _rank(
-        self, histories: list[History], beam: int | None, exclude_history: bool
-    ) -> tuple[np.ndarray, np.ndarray]:
-        items, feats = self.candidate_features(histories, beam, exclude_history)
-        return items, self.blend(items, feats)
-
-    def blend(
+    def rank_candidates(
         self,
-        items: np.ndarray,
-        feats: dict[str, np.ndarray],
-        weights: dict[str, float] | None = None,
-    ) -> np.ndarray:
-        """Ranking-stage score of candidates from their features (``-inf`` padding)."""
-        c = self.config
-        w = weights or {"sid": c.blend_sid, "rank": c.blend_rank, "trans": c.blend_trans}
-        score = sum(w[k] * feats[k] for k in ("sid", "rank", "trans") if w.get(k))
-        score = score if isinstance(score, np.ndarray) else np.zeros(items.shape)
-        return np.where(items >= 0, score, -np.inf)
+        histories: list[History],
+        settings: RankSettings | None = None,
+        exclude_history: bool = True,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidates of every user, ranked: ``(items, scores, from_beam)``.
+
+        Returns:
+            Shapes ``(b, c)`` with ``c`` the largest candidate count (``-1`` / ``-inf`` /
+            False padded), best first; ``from_beam`` marks items the SID beam generated.
+        """
+        s = settings or self.rank_settings()
+        feats = self.score_features(histories, (s.beam,), bool(s.w_sid), exclude_history)
+        scores = combine(feats, s)
+        _, from_beam = candidate_mask(feats, s)
+        width = int(np.isfinite(scores).sum(axis=1).max(initial=0))
+        order = np.argsort(-scores, axis=1, kind="stable")[:, :width]
+        sc = np.take_along_axis(scores, order, 1)
+        items = np.where(np.isfinite(sc), order, -1)
+        beam = np.take_along_axis(from_beam, order, 1) & (items >= 0)
+        return items, np.where(items >= 0, sc, -np.inf), beam
 
     def candidate_features(
         self, histories: list[History], beam: int | None = None, exclude_history: bool = True
@@ -296,34 +378,32 @@ class OneFeedModel:
         Returns:
             ``(items, feats)``: shape ``(b, beam)`` generated items (``-1`` padded) and
             ``feats["sid"|"rank"|"trans"]`` of the same shape: SID log-probability,
-            state-item log-softmax, and ``log(1e-4 + sum_k decay^k T[h_{-1-k}, i])``.
+            dense-head log-softmax, and ``log(1e-4 + sum_k decay^k T[h_{-1-k}, i])``.
         """
-        assert self.sids is not None and self.trans is not None
-        cfg = self.config
-        seqs = [as_sequence(h) for h in histories]
-        u = self.user_states(seqs)
-        ex = [s.items for s in seqs] if exclude_history else None
-        items, sid_lp = beam_search(self.params, u, self.sids, beam or cfg.beam, ex)
+        width = beam or self.config.beam
+        feats = self.score_features(histories, (width,), True, exclude_history)
+        items = feats.beams[width]
         ci = np.clip(items, 0, None)
-        v = item_vectors(self.params, self.sids.codes)
-        lp = log_softmax(u @ v.T + self.params["rank.bias"])
-        feats = {"sid": sid_lp, "rank": np.take_along_axis(lp, ci, axis=1)}
-        feats["trans"] = transition_feature(
-            self.trans, [s.positive_items() for s in seqs], items, cfg.trans_decay
-        )
-        return items, feats
+        assert feats.sid is not None
+        out = {
+            "sid": np.take_along_axis(feats.sid, ci, 1).astype(np.float64),
+            "rank": np.take_along_axis(feats.dense, ci, 1).astype(np.float64),
+            "trans": np.take_along_axis(feats.trans, ci, 1).astype(np.float64),
+        }
+        return items, {k: np.where(items >= 0, v, -np.inf) for k, v in out.items()}
 
     def recommend(
         self, histories: list[History], k: int = 10, exclude_history: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` feed items: SID generation then the ranking stage.
+        """Top-``k`` feed items: candidate generation then the ranking stage.
 
         Returns:
             ``(items, scores)`` of shape ``(b, k)``, best first (``-1`` padded).
         """
-        items, sc = self._rank(histories, None, exclude_history)
-        order = np.argsort(-sc, axis=1, kind="stable")[:, :k]
-        return np.take_along_axis(items, order, 1), np.take_along_axis(sc, order, 1)
+        items, sc, _ = self.rank_candidates(histories, None, exclude_history)
+        pad = max(0, k - items.shape[1])
+        items = np.pad(items[:, :k], ((0, 0), (0, pad)), constant_values=-1)
+        return items, np.pad(sc[:, :k], ((0, 0), (0, pad)), constant_values=-np.inf)
 
     def generate_query_ids(self, histories: list[History], n_queries: int = 1) -> np.ndarray:
         """Shape ``(b, n_queries, max_query_words)`` generated word ids, ``-1`` padded."""
@@ -338,14 +418,16 @@ class OneFeedModel:
 
     # --------------------------------------------------------- self-enhancement
     def self_enhance(
-        self, log: Any, replay: list[History] | None = None, epochs: int = 1, **weights: float
+        self,
+        log: FeedbackLog,
+        replay: list[History] | None = None,
+        epochs: int = 1,
+        **weights: float,
     ) -> list[dict[str, float]]:
         """One self-enhancement round on a :class:`~onefeed.self_enhance.FeedbackLog`.
 
         See :func:`onefeed.self_enhance.self_enhance_round`.
         """
-        from onefeed.self_enhance import self_enhance_round
-
         return self_enhance_round(self, log, replay, epochs, **weights)
 
     # ------------------------------------------------------------- persistence

@@ -2,8 +2,9 @@
 
 ``L = rank_w * L_rank + sid_w * L_sid + query_w * L_query + align_w * L_align`` where
 ``L_rank`` is (weighted, unlikelihood for negatives) full-softmax item cross-entropy of
-``u · v_i + bias_i`` (the ranking stage), ``L_sid`` the autoregressive SID loss, ``L_query``
-the query decoder loss and ``L_align`` the SID-text InfoNCE.
+``u · v_i + bias_i`` (the dense next-item head), ``L_sid`` the autoregressive SID loss
+(:mod:`onefeed.sid_head`), ``L_query`` the query decoder loss and ``L_align`` the SID-text
+InfoNCE.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from onefeed.behaviour import PackedBatch
 from onefeed.encoder import encode, encode_backward, item_vectors, item_vectors_backward
 from onefeed.losses import sequence_loss
 from onefeed.query_head import query_backward, query_forward, step_targets
-from onefeed.sid_head import sid_backward, sid_forward
+from onefeed.semantic_ids import SemanticIds
+from onefeed.sid_head import sid_loss
 
 Params = dict[str, np.ndarray]
 
@@ -69,7 +71,7 @@ def _add(into: Params, g: Params, scale: float = 1.0) -> None:
 
 def loss_and_grads(
     params: Params,
-    codes: np.ndarray,
+    sids: SemanticIds,
     batch: Batch,
     lw: LossWeights,
     rng: np.random.Generator | None = None,
@@ -78,7 +80,7 @@ def loss_and_grads(
 
     Args:
         params: Model parameters.
-        codes: Shape ``(n_items, n_levels)`` SIDs of the catalogue.
+        sids: The catalogue's semantic IDs (codes and trie).
         batch: The batch.
         lw: Loss weights (and dropout rate).
         rng: Dropout stream.
@@ -86,6 +88,7 @@ def loss_and_grads(
     Returns:
         ``(loss, parts, grads)``: total loss, per-term losses, gradients.
     """
+    codes = sids.codes
     n_items = len(codes)
     v = item_vectors(params, codes)
     u, ecache = encode(params, v, batch.behaviour, lw.dropout, rng)
@@ -93,7 +96,6 @@ def loss_and_grads(
     parts: dict[str, float] = {}
     du = np.zeros_like(u)
     dv = np.zeros_like(v)
-    tcodes = codes[batch.targets]
     if lw.rank:
         logits = u @ v.T + params["rank.bias"]
         lr_, (dl,) = sequence_loss([logits], batch.targets[:, None], batch.weights, batch.negative)
@@ -103,12 +105,10 @@ def loss_and_grads(
         dv += dl.T @ u
         grads["rank.bias"] = dl.sum(0)
     if lw.sid:
-        sl, scache = sid_forward(params, u, tcodes)
-        ls, dsl = sequence_loss(sl, tcodes, batch.weights, batch.negative)
+        ls, g, d = sid_loss(params, sids, u, batch.targets, batch.weights, batch.negative)
         parts["sid"] = ls
-        g, d = sid_backward(params, scache, [x * lw.sid for x in dsl])
-        _add(grads, g)
-        du += d
+        _add(grads, g, lw.sid)
+        du += lw.sid * d
     if lw.query and (batch.queries >= 0).any():
         nq = lw.query_rows or len(u)
         queries = batch.queries[:nq]

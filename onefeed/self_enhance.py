@@ -9,15 +9,31 @@ and which result items were clicked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 
 from onefeed.behaviour import BehaviourSequence, as_sequence
 from onefeed.examples import Examples, from_behaviour
 
-if TYPE_CHECKING:
-    from onefeed.model import OneFeedModel
+
+class Retrainable(Protocol):
+    """What a self-enhancement round needs of a model (:class:`~onefeed.model.OneFeedModel`).
+
+    Declared here so that this module does not import the model module (which imports
+    this one).
+    """
+
+    config: Any
+    vocab: Any
+
+    def examples_from(self, sequences: list[Any]) -> Examples:
+        """Training examples of every positive event of ``sequences``."""
+        ...
+
+    def train(self, ex: Examples, epochs: int, stage: str) -> list[dict[str, float]]:
+        """Warm-started training passes over ``ex``."""
+        ...
 
 
 @dataclass
@@ -142,7 +158,7 @@ def feedback_examples(
 
 
 def self_enhance_round(
-    model: OneFeedModel,
+    model: Retrainable,
     log: FeedbackLog,
     replay: list[np.ndarray | BehaviourSequence] | None = None,
     epochs: int = 1,

@@ -89,15 +89,37 @@ class Vocabulary:
         """Word → id mapping."""
         return {w: i for i, w in enumerate(self.words)}
 
-    def encode(self, text: str) -> np.ndarray:
-        """Vocabulary ids of the known words of ``text`` (distinct, in order)."""
-        ix = self.index()
+    def encode(self, text: str, index: dict[str, int] | None = None) -> np.ndarray:
+        """Vocabulary ids of the known words of ``text`` (distinct, in order).
+
+        Args:
+            text: Any text.
+            index: :meth:`index` (pass it when encoding many texts).
+        """
+        ix = index if index is not None else self.index()
         out: list[int] = []
         for t in word_tokens(text):
             j = ix.get(t)
             if j is not None and j not in out:
                 out.append(j)
         return np.array(out, dtype=np.int64)
+
+    def set_item_queries(self, queries: list[str]) -> None:
+        """Replace every item's canonical query by the known words of ``queries[i]``.
+
+        Items whose text has no known word keep their current query.
+
+        Args:
+            queries: One query text per item.
+        """
+        if len(queries) != len(self.item_query):
+            raise ValueError(f"{len(queries)} queries for {len(self.item_query)} items")
+        q, ix = self.item_query.shape[1], self.index()
+        for i, text in enumerate(queries):
+            ids = self.encode(text, ix)[:q]
+            if len(ids):
+                self.item_query[i] = -1
+                self.item_query[i, : len(ids)] = ids
 
     def decode(self, ids: np.ndarray) -> str:
         """Space-joined words of ``ids`` (``-1`` ignored)."""
@@ -157,7 +179,7 @@ def text_embeddings(texts: list[str], dim: int = 64, seed: int = 0) -> np.ndarra
         seed: Seed of the SVD start vector.
 
     Returns:
-        Shape ``(n_items, dim)`` float64, rows L2-normalised.
+        Shape ``(n_items, dim)`` float64, rows L2-normalised (all zero without any text).
     """
     toks = [word_tokens(s) for s in texts]
     vocab = {w: i for i, w in enumerate(sorted({t for ts in toks for t in ts}))}
@@ -172,6 +194,8 @@ def text_embeddings(texts: list[str], dim: int = 64, seed: int = 0) -> np.ndarra
     m = m @ sp.diags(np.log((1 + len(texts)) / (1 + df)) + 1.0)
     m = sp.csr_matrix(_normalise_rows_sparse(m))
     out = np.zeros((len(texts), dim))
+    if m.nnz == 0:  # no text at all: no text signal (SIDs then come from behaviour alone)
+        return out
     emb = _truncated_svd(m, dim, seed)
     out[:, : emb.shape[1]] = emb
     return _normalise_rows(out)

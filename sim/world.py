@@ -104,6 +104,24 @@ class World:
         self._next_episode = 0
         self._last_truth: TruthSnapshot | None = None
 
+    def __getstate__(self) -> dict:
+        """Pickle support between episodes (checkpoints): the simpy clock is rebuilt.
+
+        Raises:
+            RuntimeError: If simulated events are pending (mid-episode).
+        """
+        if self.env.peek() != math.inf:
+            raise RuntimeError("a world can only be saved between episodes")
+        state = self.__dict__.copy()
+        state["env"] = self.env.now
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        now = state.pop("env")
+        self.__dict__.update(state)
+        self.env = simpy.Environment(initial_time=now)
+        self.batcher.env = self.env
+
     def catalog_view(self) -> CatalogView:
         """The policy-visible catalogue view."""
         return self.catalog.view()

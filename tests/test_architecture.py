@@ -98,22 +98,12 @@ def test_the_checker_sees_a_cycle():
     assert cycles(graph) == [["a", "b", "c"]]
 
 
-#: Cycles being broken under issue 10 (each by the engineer rewriting that package);
-#: whoever breaks the last one empties this list and deletes the xfail below.
-KNOWN_CYCLES = [
-    ["onefeed.model", "onefeed.self_enhance"],
-]
-
-
-def test_no_new_import_cycle_between_modules():
+def test_no_import_cycle_between_modules():
+    # issue 10's known cycles (onefeed.model <-> onefeed.self_enhance, sim.responder <->
+    # sim.search_flow) are broken: no cycle is allowed any more
     graph = import_graph()
     assert graph.number_of_edges() > 300  # the graph really is the project's
-    assert [c for c in cycles(graph) if c not in KNOWN_CYCLES] == []
-
-
-@pytest.mark.xfail(strict=True, reason="KNOWN_CYCLES not yet broken (issue 10)")
-def test_no_import_cycle_between_modules():
-    assert cycles(import_graph()) == []
+    assert cycles(graph) == []
 
 
 def test_no_cycle_between_experiments_subpackages():

@@ -170,7 +170,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("scenario")
+@click.argument("scenario", required=False)
 @click.option("--seed", type=int, default=None, help="Root seed (overrides the scenario's).")
 @click.option(
     "--out",
@@ -181,34 +181,65 @@ def main() -> None:
 )
 @click.option("--policy", default=None, help="Policy name (overrides the scenario's).")
 @click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Continue the incomplete run in this directory from its last finished episode "
+    "(instead of SCENARIO).",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
 )
 def run(
-    scenario: str, seed: int | None, out: Path | None, policy: str | None, progress: bool | None
+    scenario: str | None,
+    seed: int | None,
+    out: Path | None,
+    policy: str | None,
+    resume_dir: Path | None,
+    progress: bool | None,
 ) -> None:
     """Simulate a scenario and write a run directory.
 
     SCENARIO is a YAML file, or the name of one in the project's scenarios/ folder
     (e.g. `quickstart`). Ctrl-C stops the run: finished episodes stay readable and the
-    manifest says `incomplete` (exit code 130).
+    manifest says `incomplete` (exit code 130). Every finished episode is checkpointed:
+    `onefeed run --resume RUN_DIR` continues an incomplete run (stopped, killed or
+    crashed) and ends with the events and metrics of an uninterrupted run.
     """
-    from experiments.runner.run import run_scenario
+    from experiments.runner.run import resume_run, run_scenario
     from experiments.runner.run_dir import command_line, default_run_dir
     from experiments.scenario import load_scenario, resolve_scenario_path, with_overrides
 
-    loaded = with_overrides(load_scenario(scenario), seed=seed, policy=policy)
-    out_dir = out or default_run_dir(loaded.id, loaded.policy.name, loaded.seed)
-    try:
-        result = run_scenario(
-            loaded,
-            out_dir,
-            scenario_file=str(resolve_scenario_path(scenario)),
-            command=command_line(),
-            show_progress=progress,
+    if scenario is None and resume_dir is None:
+        raise UserError("SCENARIO: missing argument (see: onefeed run --help)")
+    if scenario is not None and resume_dir is not None:
+        raise UserError("--resume: continues a run, give no SCENARIO (see: onefeed run --help)")
+    if resume_dir is not None and (seed, out, policy) != (None, None, None):
+        raise UserError(
+            "--resume: continues the run as it was, without --seed, --out or --policy "
+            "(see: onefeed run --help)"
         )
+    if resume_dir is not None:
+        out_dir = resume_dir
+    else:
+        loaded = with_overrides(load_scenario(scenario), seed=seed, policy=policy)
+        out_dir = out or default_run_dir(loaded.id, loaded.policy.name, loaded.seed)
+    try:
+        if resume_dir is not None:
+            result = resume_run(resume_dir, show_progress=progress)
+        else:
+            result = run_scenario(
+                loaded,
+                out_dir,
+                scenario_file=str(resolve_scenario_path(scenario)),
+                command=command_line(),
+                show_progress=progress,
+            )
     except KeyboardInterrupt:
         click.echo(
-            f"interrupted: finished episodes are kept in {out_dir} (manifest status: incomplete)",
+            f"interrupted: finished episodes are kept in {out_dir} (manifest status: incomplete;"
+            f" continue with: onefeed run --resume {out_dir})",
             err=True,
         )
         sys.exit(EXIT_INTERRUPTED)
@@ -221,7 +252,8 @@ def run(
     from experiments.reporting.run_summary import format_run_summary, run_summary
 
     click.echo(
-        f"run complete: {result.run_dir} ({loaded.episodes} episodes, {result.wall_s:.1f} s)"
+        f"run complete: {result.run_dir} ({int(result.metrics['episode'].max()) + 1} episodes,"
+        f" {result.wall_s:.1f} s)"
     )
     warmup = loaded.warmup_episodes
     summary = run_summary(result.metrics, warmup)

@@ -1,22 +1,24 @@
 """Run models through the leave-one-out protocol: tune on validation, refit, test.
 
-For each model and seed: every setting of the model's grid is fitted on the
-validation-stage prefixes and evaluated on the validation item; the best setting by
-NDCG@10 (ties: first in the grid) is refitted on the test-stage prefixes (up to and
-including the validation item) and evaluated on the test item. A model with a single
-setting skips the validation pass. Deterministic models are run once and their result is
-reported for every seed. Fit + evaluation wall time and peak RSS are measured per model.
+For each model and seed: every fit setting of the model's grid is fitted on the
+validation-stage prefixes, and every score-time setting of that fit (``score_grid``) is
+evaluated on the validation item; the best pair by NDCG@10 (ties: first tried) is refitted
+on the test-stage prefixes (up to and including the validation item) and evaluated on
+the test item. A model with a single setting skips the validation pass. Deterministic
+models are run once and their result is reported for every seed. Wall time, CPU time and
+peak RSS are measured per model; every validation value tried is kept (``tuning``).
 
-A model with an adapter module (OneFeed) also gets its extra reports: the query-head
-metrics of the test-stage model for every seed, and offline self-enhancement for the
-``self_enhance_seeds`` only (default: the first seed). Self-enhancement forces a
-validation pass for that seed and starts from the fitted validation-stage model (passed
-as ``valid_model``), so it never refits from scratch.
+A model may depend on other rows (``ModelSpec.needs``, e.g. the blend on its
+components): the bench runs those rows first and hands their chosen settings to the
+factory. Models may also report extras: ``test_reports(stage)`` on the fitted test-stage
+model (OneFeed: query head, beam recall, candidate shares) and
+``valid_reports(stages, seed)`` on the chosen validation-stage model for the
+``report_seeds`` only (OneFeed: offline self-enhancement, which must not see the test
+stage's training data). An exception inside a model is not caught: the run fails.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -26,18 +28,37 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from experiments.replay.metrics import DEFAULT_KS, evaluate_scores
-from experiments.replay.models import ModelSpec, get_model_spec
-from experiments.replay.protocol import Recommender, ReplayDataset
+from experiments.replay.metrics import DEFAULT_KS, Outcomes, evaluate_scores
+from experiments.replay.models import ModelSpec, get_model_spec, with_prerequisites
+from experiments.replay.protocol import Recommender, ReplayDataset, score_grid_of, score_settings
 from experiments.replay.resources import ResourceMeter
 from experiments.replay.split import Stage, make_stage
 
-__all__ = ["METRIC_NAMES", "ModelResult", "evaluate_model", "run_bench", "run_model"]
+__all__ = [
+    "METRIC_NAMES",
+    "ModelFailed",
+    "ModelResult",
+    "evaluate_model",
+    "run_bench",
+    "run_model",
+]
 
 METRIC_NAMES = ("recall@5", "ndcg@5", "recall@10", "ndcg@10")
 TUNE_METRIC = "ndcg@10"
-QUERY_FN = "query_metrics"
-SELF_ENHANCE_FN = "offline_self_enhancement"
+
+
+class ModelFailed(RuntimeError):
+    """A model raised while the bench fitted or scored it (the run must fail).
+
+    Args:
+        model: Row name.
+        seed: Seed being run.
+        cause: The exception (also chained as ``__cause__``).
+    """
+
+    def __init__(self, model: str, seed: int, cause: BaseException) -> None:
+        super().__init__(f"model {model!r} failed on seed {seed}: {type(cause).__name__}: {cause}")
+        self.model, self.seed = model, seed
 
 
 @dataclass
@@ -48,14 +69,15 @@ class ModelResult:
         model: Row name.
         seeds: Seeds reported.
         per_seed: Test metrics per seed (same order as ``seeds``).
-        params: Chosen setting per seed.
-        valid: Validation metric of the chosen setting per seed (``None`` if not tuned).
+        params: Chosen setting per seed: ``{"fit": …, "score": …}``.
+        valid: Validation NDCG@10 of the chosen setting per seed (``None`` if not tuned).
         time_s: Wall time of all fitting and evaluation of this model.
+        cpu_s: CPU time (user + system) of the process while this model ran.
         peak_rss_mb: Peak resident memory of the process while this model ran.
-        extras: Additional reports (OneFeed query-head metrics, self-enhancement rounds).
-        tuning: Per seed, the validation NDCG@10 of every grid setting tried.
-        seed_time_s: Per seed, wall time of that seed's run (0 when a deterministic
-            model's first run is reused).
+        extras: Additional reports per seed (OneFeed: query head, beam recall, …).
+        tuning: Per seed, every setting tried with its validation NDCG@10 and Recall@10.
+        seed_time_s: Per seed, wall time of that seed's run (0 when reused).
+        outcomes: Per seed, where every test user's target landed (paired comparisons).
     """
 
     model: str
@@ -64,10 +86,12 @@ class ModelResult:
     params: list[dict]
     valid: list[float | None]
     time_s: float = 0.0
+    cpu_s: float = 0.0
     peak_rss_mb: float = 0.0
     extras: dict[str, Any] = field(default_factory=dict)
     tuning: list[list[dict[str, Any]]] = field(default_factory=list)
     seed_time_s: list[float] = field(default_factory=list)
+    outcomes: list[Outcomes] = field(default_factory=list)
 
     def mean(self, metric: str) -> float:
         """Mean of ``metric`` over seeds."""
@@ -82,153 +106,155 @@ class ModelResult:
 def evaluate_model(
     model: Recommender,
     stage: Stage,
+    settings: Sequence[dict[str, Any]] | None = None,
     *,
     chunk_size: int = 2048,
     desc: str | None = None,
     progress: bool = True,
-) -> dict[str, float]:
-    """Evaluate a fitted model on a stage (masked full ranking, chunked).
+) -> list[tuple[dict[str, float], Outcomes]]:
+    """Evaluate a fitted model on a stage under one or more score-time settings.
 
     Args:
         model: A fitted recommender.
         stage: Validation or test stage.
+        settings: Score-time settings (``None``: the model as it is).
         chunk_size: Users scored at once.
         desc: Progress-bar label.
         progress: Show a tqdm bar.
 
     Returns:
-        Recall/NDCG at 5 and 10.
+        Per setting ``(metrics, outcomes)``.
     """
     with tqdm(
         total=len(stage.targets), desc=desc, unit="user", leave=False, disable=not progress
     ) as bar:
-        metrics, _ = evaluate_scores(
-            model.score,
+        if settings is None:
+            return evaluate_scores(
+                model.score,
+                stage.histories,
+                stage.targets,
+                ks=DEFAULT_KS,
+                chunk_size=chunk_size,
+                progress=bar.update,
+            )
+        return evaluate_scores(
+            lambda h: score_settings(model, h, settings),
             stage.histories,
             stage.targets,
             ks=DEFAULT_KS,
             chunk_size=chunk_size,
             progress=bar.update,
+            n_settings=len(settings),
         )
-    return metrics
 
 
-def _call_adapter(fn: Callable[..., Any], available: dict[str, Any]) -> Any:
-    """Call ``fn`` with the keyword arguments it names among ``available``."""
-    params = inspect.signature(fn).parameters
-    kwargs = {}
-    for pname, p in params.items():
-        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-            continue
-        if pname in available:
-            kwargs[pname] = available[pname]
-        elif p.default is p.empty:
-            raise TypeError(f"{fn.__name__}() needs argument {pname!r} the bench cannot supply")
-    return fn(**kwargs)
+@dataclass
+class _SeedRun:
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    valid: float | None
+    tried: list[dict[str, Any]]
+    outcomes: Outcomes
+    extras: dict[str, Any]
 
 
-def _adapter_available(model: Recommender, stages: dict[str, Stage], seed: int) -> dict[str, Any]:
-    """The keyword arguments the bench can hand to an adapter's extra reports."""
-    test = stages["test"]
-    return {
-        "model": model,
-        "recommender": model,
-        "rec": model,
-        "dataset": test.train.dataset,
-        "data": test.train,
-        "train": test.train,
-        "train_data": test.train,
-        "stage": test,
-        "test_stage": test,
-        "valid_stage": stages["valid"],
-        "stages": stages,
-        "histories": test.histories,
-        "targets": test.targets,
-        "users": test.users,
-        "seed": seed,
-        "ks": DEFAULT_KS,
-        "evaluate": evaluate_model,
-    }
-
-
-def _adapter_extra(
-    spec: ModelSpec, fn_name: str, available: dict[str, Any]
-) -> tuple[Any, float] | None:
-    """Call one extra report of the adapter (``None`` if it has none) and time it."""
-    fn = getattr(spec.module, fn_name, None) if spec.module is not None else None
-    if fn is None:
-        return None
-    start = time.perf_counter()
-    try:
-        value = _call_adapter(fn, available)
-    except Exception as exc:  # the adapter is another module's code: report, go on
-        value = {"error": f"{type(exc).__name__}: {exc}"}
-    return value, time.perf_counter() - start
-
-
-def _wants_self_enhancement(spec: ModelSpec) -> bool:
-    return spec.module is not None and hasattr(spec.module, SELF_ENHANCE_FN)
+def _tune(
+    spec: ModelSpec,
+    factory: Callable[[dict], Recommender],
+    stage: Stage,
+    seed: int,
+    chunk_size: int,
+    progress: bool,
+) -> tuple[dict, dict, float, list[dict[str, Any]], Recommender]:
+    """Validation pass: every fit setting x its score settings; returns the best."""
+    best: tuple[float, dict, dict] | None = None
+    best_model: Recommender | None = None
+    tried: list[dict[str, Any]] = []
+    for fit_setting in spec.grid:
+        model = factory(fit_setting)
+        model.fit(stage.train, seed)
+        settings = score_grid_of(model)
+        results = evaluate_model(
+            model,
+            stage,
+            settings,
+            chunk_size=chunk_size,
+            desc=f"{spec.name} valid {fit_setting}",
+            progress=progress,
+        )
+        improved = False
+        for setting, (metrics, _) in zip(settings, results, strict=True):
+            value = metrics[TUNE_METRIC]
+            tried.append(
+                {
+                    "fit": dict(fit_setting),
+                    "score": dict(setting),
+                    f"valid_{TUNE_METRIC}": value,
+                    "valid_recall@10": metrics["recall@10"],
+                }
+            )
+            if best is None or value > best[0]:
+                best, improved = (value, fit_setting, setting), True
+        if improved:
+            best_model = model
+        del model
+    assert best is not None and best_model is not None
+    return best[1], best[2], best[0], tried, best_model
 
 
 def _run_seed(
     spec: ModelSpec,
+    factory: Callable[[dict], Recommender],
     stages: dict[str, Stage],
     seed: int,
     chunk_size: int,
     progress: bool,
-    self_enhance: bool = False,
-) -> tuple[dict[str, float], dict, float | None, dict[str, Any], list[dict[str, Any]]]:
-    """One seed: validation pass (if tuned or self-enhancing), extras, test refit."""
-    best_params, best_valid = spec.grid[0], None
+    with_valid_reports: bool,
+) -> _SeedRun:
+    """One seed: validation pass (if there is anything to choose), test refit, reports."""
+    fit_setting, score_setting, valid = spec.grid[0], {}, None
     tried: list[dict[str, Any]] = []
     extras: dict[str, Any] = {}
     timing: dict[str, float] = {}
-    self_enhance = self_enhance and _wants_self_enhancement(spec)
-    if len(spec.grid) > 1 or self_enhance:
+    probe = factory(spec.grid[0])
+    tunable = len(spec.grid) > 1 or callable(getattr(probe, "score_grid", None))
+    with_valid_reports = with_valid_reports and callable(getattr(probe, "valid_reports", None))
+    del probe
+    if tunable or with_valid_reports:
         start = time.perf_counter()
-        best_model = None
-        for params in spec.grid:
-            model = spec.factory(params)
-            model.fit(stages["valid"].train, seed)
-            value = evaluate_model(
-                model,
-                stages["valid"],
-                chunk_size=chunk_size,
-                desc=f"{spec.name} valid {params}",
-                progress=progress,
-            )
-            tried.append({"params": dict(params), f"valid_{TUNE_METRIC}": value[TUNE_METRIC]})
-            if best_valid is None or value[TUNE_METRIC] > best_valid:
-                best_params, best_valid = params, value[TUNE_METRIC]
-                if self_enhance:
-                    best_model = model
-            del model
-        timing["valid_fit_eval_s"] = time.perf_counter() - start
-        if self_enhance:
-            # offline self-enhancement starts from the fitted validation-stage model
-            available = _adapter_available(best_model, stages, seed)
-            available["valid_model"] = best_model
-            done = _adapter_extra(spec, SELF_ENHANCE_FN, available)
-            if done is not None:
-                extras["self_enhancement"], timing["self_enhancement_s"] = done
-            del best_model, available
+        fit_setting, score_setting, valid, tried, vmodel = _tune(
+            spec, factory, stages["valid"], seed, chunk_size, progress
+        )
+        timing["valid_s"] = time.perf_counter() - start
+        reports = getattr(vmodel, "valid_reports", None)
+        if with_valid_reports and callable(reports):
+            if score_setting:
+                vmodel.set_score_params(**score_setting)  # type: ignore[attr-defined]
+            start = time.perf_counter()
+            extras.update(reports(stages, seed))
+            timing["valid_reports_s"] = time.perf_counter() - start
+        del vmodel
     start = time.perf_counter()
-    model = spec.factory(best_params)
+    model = factory(fit_setting)
     model.fit(stages["test"].train, seed)
-    metrics = evaluate_model(
+    if score_setting:
+        model.set_score_params(**score_setting)  # type: ignore[attr-defined]
+    ((metrics, outcomes),) = evaluate_model(
         model,
         stages["test"],
         chunk_size=chunk_size,
         desc=f"{spec.name} test seed {seed}",
         progress=progress,
     )
-    timing["test_fit_eval_s"] = time.perf_counter() - start
-    done = _adapter_extra(spec, QUERY_FN, _adapter_available(model, stages, seed))
-    if done is not None:
-        extras["query_head"], timing["query_head_s"] = done
-    if extras:
-        extras["timing"] = timing
-    return metrics, best_params, best_valid, extras, tried
+    timing["test_s"] = time.perf_counter() - start
+    reports = getattr(model, "test_reports", None)
+    if callable(reports):
+        start = time.perf_counter()
+        extras.update(reports(stages["test"]))
+        timing["test_reports_s"] = time.perf_counter() - start
+    extras["timing"] = timing
+    params = {"fit": dict(fit_setting), "score": dict(score_setting)}
+    return _SeedRun(metrics, params, valid, tried, outcomes, extras)
 
 
 def run_model(
@@ -238,7 +264,8 @@ def run_model(
     *,
     chunk_size: int = 2048,
     progress: bool = True,
-    self_enhance_seeds: Sequence[int] | None = None,
+    report_seeds: Sequence[int] | None = None,
+    chosen: dict[str, ModelResult] | None = None,
 ) -> ModelResult:
     """Tune, refit and test one model for every seed.
 
@@ -248,33 +275,49 @@ def run_model(
         seeds: Seeds to report.
         chunk_size: Users scored at once.
         progress: Show progress bars.
-        self_enhance_seeds: Seeds for which the adapter's offline self-enhancement runs
-            (it is expensive); ``None``: the first seed only.
+        report_seeds: Seeds whose validation-stage model makes its ``valid_reports``
+            (expensive, e.g. self-enhancement); ``None``: the first seed only.
+        chosen: Results of the rows this one needs (``spec.needs``), by name.
 
     Returns:
         The model's row.
     """
     result = ModelResult(spec.name, list(seeds), [], [], [])
-    se_seeds = set(list(seeds)[:1] if self_enhance_seeds is None else self_enhance_seeds)
+    rep = set(list(seeds)[:1] if report_seeds is None else report_seeds)
     with ResourceMeter() as meter:
-        cached = None
-        for seed in seeds:
+        cached: _SeedRun | None = None
+        for i, seed in enumerate(seeds):
             if cached is None or not spec.deterministic:
+                factory = spec.factory
+                if spec.needs:
+                    factory = spec.bind(_chosen_for(spec, chosen or {}, i))
                 start = time.perf_counter()
-                cached = _run_seed(spec, stages, seed, chunk_size, progress, seed in se_seeds)
+                try:
+                    cached = _run_seed(
+                        spec, factory, stages, seed, chunk_size, progress, seed in rep
+                    )
+                except Exception as exc:  # re-raised with the row and seed named
+                    raise ModelFailed(spec.name, seed, exc) from exc
                 result.seed_time_s.append(time.perf_counter() - start)
             else:
                 result.seed_time_s.append(0.0)  # reused: a deterministic model runs once
-            metrics, params, valid, extras, tried = cached
-            result.tuning.append(tried)
-            result.per_seed.append(dict(metrics))
-            result.params.append(dict(params))
-            result.valid.append(valid)
-            if extras:
-                result.extras.setdefault("per_seed", []).append({"seed": seed, **extras})
+            result.tuning.append(cached.tried)
+            result.per_seed.append(dict(cached.metrics))
+            result.params.append(cached.params)
+            result.valid.append(cached.valid)
+            result.outcomes.append(cached.outcomes)
+            result.extras.setdefault("per_seed", []).append({"seed": seed, **cached.extras})
     result.time_s = meter.elapsed_s
+    result.cpu_s = meter.cpu_s
     result.peak_rss_mb = meter.peak_mb
     return result
+
+
+def _chosen_for(spec: ModelSpec, chosen: dict[str, ModelResult], seed_index: int) -> dict:
+    missing = [n for n in spec.needs if n not in chosen]
+    if missing:
+        raise ValueError(f"{spec.name} needs the rows {missing} to be run first")
+    return {n: chosen[n].params[min(seed_index, len(chosen[n].params) - 1)] for n in spec.needs}
 
 
 def run_bench(
@@ -285,25 +328,27 @@ def run_bench(
     chunk_size: int = 2048,
     progress: bool = True,
     on_result: Callable[[ModelResult], None] | None = None,
-    self_enhance_seeds: Sequence[int] | None = None,
+    report_seeds: Sequence[int] | None = None,
 ) -> list[ModelResult]:
-    """Run every model on ``dataset``.
+    """Run every model on ``dataset`` (rows another row needs are run first).
 
     Args:
         dataset: The data.
-        models: Row names (see :data:`experiments.replay.models.ALL_MODELS`).
+        models: Row names (see :func:`experiments.replay.models.available_models`).
         seeds: Seeds.
         chunk_size: Users scored at once.
         progress: Show progress bars.
         on_result: Called after each model (e.g. to print or save partial results).
-        self_enhance_seeds: Seeds with offline self-enhancement (``None``: first seed).
+        report_seeds: Seeds with ``valid_reports`` (``None``: first seed).
 
     Returns:
-        One result per model, in the given order.
+        One result per model, in run order (prerequisites first).
     """
-    specs = [get_model_spec(m) for m in models]  # resolve every name before running
+    order = with_prerequisites(list(models))
+    specs = [get_model_spec(m) for m in order]  # resolve every name before running
     stages = {s: make_stage(dataset, s) for s in ("valid", "test")}
-    results = []
+    results: list[ModelResult] = []
+    done: dict[str, ModelResult] = {}
     for spec in specs:
         res = run_model(
             spec,
@@ -311,8 +356,10 @@ def run_bench(
             seeds,
             chunk_size=chunk_size,
             progress=progress,
-            self_enhance_seeds=self_enhance_seeds,
+            report_seeds=report_seeds,
+            chosen=done,
         )
+        done[spec.name] = res
         results.append(res)
         if on_result is not None:
             on_result(res)

@@ -4,33 +4,54 @@ The ``onefeed`` group loads it lazily (``experiments.cli.commands.LAZY_COMMANDS`
 Errors a user can cause (unknown dataset or model, missing data directory or file,
 malformed rows, bad seeds) are :class:`~experiments.errors.UserError`\ s: the group prints
 them on one line (``place: reason``, like every other command) and exits with code 2.
+A model that fails prints its traceback, keeps the rows finished so far in ``--out`` and
+ends the run with one line ``model '…' failed on seed …: …`` and exit code 1
+(:class:`ReplayFailed`).
 """
 
 from __future__ import annotations
 
 import time
+import traceback
 from pathlib import Path
 
 import click
 
 from experiments.errors import UserError
-from experiments.replay.bench import ModelResult, run_bench
-from experiments.replay.data import DATASETS, load_dataset
-from experiments.replay.models import ALL_MODELS, ModelUnavailable, get_model_spec
+from experiments.replay.bench import ModelFailed, ModelResult, run_bench
+from experiments.replay.data import load_dataset
+from experiments.replay.models import (
+    ModelUnavailable,
+    available_models,
+    default_models,
+    get_model_spec,
+    with_prerequisites,
+)
+from experiments.replay.protocol import ReplayDataset
 from experiments.replay.report import render_extras, render_table, write_outputs
 
-__all__ = ["PROTOCOL_TEXT", "replay_command"]
+__all__ = ["PROTOCOL_TEXT", "ReplayFailed", "replay_command"]
+
+
+class ReplayFailed(UserError):
+    """A model failed during the bench (exit code 1; the finished rows are kept)."""
+
+    exit_code = 1
+
 
 PROTOCOL_TEXT = (
     "Leave-one-out: last item = test target, second-to-last = validation target. "
     "Full ranking over all items; the user's history items are masked; every user is "
     "counted (test: users with ≥ 1 item, validation: ≥ 2; Beauty users all have ≥ 5). "
     "Hyper-parameters are chosen by NDCG@10 on the validation item with models fitted on "
-    "the sequences before it; the chosen setting is refitted on the sequences up to and "
-    "including the validation item and scored on the test item — the same for every "
-    "model. Ties in scores are broken by item id. Deterministic models are run once and "
-    "reported for every seed; time and peak RSS cover all fitting and evaluation of a "
-    "model. popularity-all counts held-out items (protocol check only)."
+    "the sequences before it (every fit setting of a model's grid, and every score-time "
+    "setting of each fit, such as a history decay or blend weights; all values tried are "
+    "in replay.json under 'tuning'); the chosen setting is refitted on the sequences up to "
+    "and including the validation item and scored on the test item — the same for every "
+    "model. Ties in scores are broken uniformly at random and every metric is its exact "
+    "expected value under that tie-breaking. Deterministic models are run once and "
+    "reported for every seed; time, CPU time and peak RSS cover all fitting and evaluation "
+    "of a model. popularity-all counts held-out items (protocol check only)."
 )
 
 
@@ -77,28 +98,34 @@ def self_enhance_note(se_seeds: list[int]) -> str:
     )
 
 
-def _parse_models(text: str | None) -> tuple[list[str], list[str]]:
-    """Requested models, and notes about defaults that were skipped."""
+def _parse_models(text: str | None, ds: ReplayDataset) -> tuple[list[str], list[str]]:
+    """Requested models (rows they need added), and notes about rows that were skipped."""
     if text is None:
-        names, explicit = list(ALL_MODELS), False
+        names, explicit = list(default_models()), False
     else:
         names, explicit = [m.strip() for m in text.split(",") if m.strip()], True
         if not names:
             raise UserError("--models: no model given")
+    known = available_models()
     notes, keep = [], []
     for name in names:
-        if name not in ALL_MODELS:
-            raise UserError(
-                f"--models: unknown model {name!r}; choose from {', '.join(ALL_MODELS)}"
-            )
+        if name not in known:
+            raise UserError(f"--models: unknown model {name!r}; choose from {', '.join(known)}")
         try:
-            get_model_spec(name)
+            spec = get_model_spec(name)
         except ModelUnavailable as exc:
             if explicit:
                 raise
             notes.append(f"skipped: {exc}")
             continue
+        why = spec.not_applicable(ds) if spec.not_applicable is not None else None
+        if why:
+            notes.append(f"skipped {name}: {why}")
+            continue
         keep.append(name)
+    added = [n for n in with_prerequisites(keep) if n not in keep]
+    if added:
+        notes.append(f"added {', '.join(added)}: needed by another row (its chosen settings)")
     return keep, notes
 
 
@@ -112,29 +139,30 @@ def _run(
     progress: bool,
     self_enhance_seeds: str | None = None,
 ) -> None:
-    if dataset not in DATASETS:
-        raise UserError(
-            f"--dataset: unknown dataset {dataset!r}; choose from {', '.join(DATASETS)}"
-        )
     seed_list = _parse_seeds(seeds)
     se_seeds = _parse_self_enhance_seeds(self_enhance_seeds, seed_list)
-    model_list, notes = _parse_models(models)
     ds = load_dataset(dataset, data_dir)
+    model_list, notes = _parse_models(models, ds)
     n_inter = sum(len(s) for s in ds.sequences)
     click.echo(
         f"{dataset}: {len(ds.sequences)} users, {ds.n_items} items, {n_inter} "
         f"interactions; models {', '.join(model_list)}; seeds {seed_list}"
     )
-    for note in notes:
+    text_note = f"item text: {ds.text_source or 'none'}"
+    click.echo(text_note)
+    notes = [text_note, *notes]
+    for note in notes[1:]:
         click.echo(note)
-    se_note = self_enhance_note(se_seeds) if "onefeed" in model_list else ""
+    has_onefeed = any(m.startswith("onefeed") for m in model_list)
+    se_note = self_enhance_note(se_seeds) if has_onefeed else ""
     done: list[ModelResult] = []
 
     def on_result(res: ModelResult) -> None:
         done.append(res)
         click.echo(
             f"  {res.model}: R@10 {res.mean('recall@10'):.4f} N@10 "
-            f"{res.mean('ndcg@10'):.4f} ({res.time_s:.1f} s, {res.peak_rss_mb:.0f} MB)"
+            f"{res.mean('ndcg@10'):.4f} ({res.time_s:.1f} s, CPU {res.cpu_s:.1f} s, "
+            f"{res.peak_rss_mb:.0f} MB)"
         )
         if out is not None:  # partial results survive an interruption
             write_outputs(out, dataset, done, PROTOCOL_TEXT, notes, se_note)
@@ -147,7 +175,7 @@ def _run(
         chunk_size=chunk_size,
         progress=progress,
         on_result=on_result,
-        self_enhance_seeds=se_seeds,
+        report_seeds=se_seeds,
     )
     total = time.perf_counter() - start
     notes = [*notes, f"whole bench wall time: {total:.1f} s"]
@@ -163,7 +191,12 @@ def _run(
 
 
 @click.command("replay")
-@click.option("--dataset", required=True, metavar="beauty|ml-100k|ml-1m", help="Dataset to replay.")
+@click.option(
+    "--dataset",
+    required=True,
+    metavar="beauty|ml-100k|ml-1m|s3rec:NAME",
+    help="Dataset to replay; s3rec:NAME reads amazon-s3rec/NAME.txt under the data directory.",
+)
 @click.option(
     "--data-dir",
     type=click.Path(path_type=Path, file_okay=False),
@@ -174,7 +207,7 @@ def _run(
 @click.option(
     "--models",
     default=None,
-    help=f"Comma-separated models (default: all of {','.join(ALL_MODELS)}).",
+    help="Comma-separated rows (default: every classical and OneFeed row; see the README).",
 )
 @click.option(
     "--out",
@@ -207,4 +240,9 @@ def replay_command(
     self_enhance_seeds: str | None,
 ) -> None:
     """Offline replay bench: leave-one-out, full ranking, Recall/NDCG@5/10."""
-    _run(dataset, data_dir, seeds, models, out, chunk_size, progress, self_enhance_seeds)
+    try:
+        _run(dataset, data_dir, seeds, models, out, chunk_size, progress, self_enhance_seeds)
+    except ModelFailed as exc:
+        cause = exc.__cause__ or exc
+        click.echo("".join(traceback.format_exception(cause)).rstrip(), err=True)
+        raise ReplayFailed(str(exc)) from exc

@@ -1,4 +1,4 @@
-"""Wall time and peak resident memory of a block of code (Linux ``/proc``; fallback rusage)."""
+"""Wall time, CPU time and peak resident memory of a block of code (Linux ``/proc``; rusage)."""
 
 from __future__ import annotations
 
@@ -23,11 +23,17 @@ def current_rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 class ResourceMeter:
-    """Context manager measuring elapsed seconds and peak RSS (sampled every ``interval_s``).
+    """Context manager measuring wall and CPU seconds and peak RSS (sampled every ``interval_s``).
 
     Attributes:
         elapsed_s: Wall time of the block.
+        cpu_s: CPU time (user + system, all threads) of the process during the block.
         peak_mb: Highest RSS seen during the block (MiB).
         start_mb: RSS when the block started (MiB).
     """
@@ -35,6 +41,8 @@ class ResourceMeter:
     def __init__(self, interval_s: float = 0.02) -> None:
         self.interval_s = interval_s
         self.elapsed_s = 0.0
+        self.cpu_s = 0.0
+        self._cpu0 = 0.0
         self.peak_mb = 0.0
         self.start_mb = 0.0
         self._stop = threading.Event()
@@ -48,6 +56,7 @@ class ResourceMeter:
     def __enter__(self) -> ResourceMeter:
         self.start_mb = self.peak_mb = current_rss_mb()
         self._t0 = time.perf_counter()
+        self._cpu0 = _cpu_seconds()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
         return self
@@ -63,3 +72,4 @@ class ResourceMeter:
             self._thread.join()
         self.peak_mb = max(self.peak_mb, current_rss_mb())
         self.elapsed_s = time.perf_counter() - self._t0
+        self.cpu_s = _cpu_seconds() - self._cpu0

@@ -123,3 +123,52 @@ def test_sequences_are_int64_arrays(tmp_path: Path) -> None:
     ds = load_beauty(make_beauty(tmp_path), with_text=False)
     assert ds.item_text is None
     assert all(isinstance(s, np.ndarray) and s.dtype == np.int64 for s in ds.sequences)
+
+
+def make_s3rec(root: Path, name: str = "Toys_and_Games", datamap: bool = True) -> Path:
+    """An S3-Rec file with attributes; the datamap keeps P5 attributes on >= 2 items."""
+    write(root / "amazon-s3rec" / f"{name}.txt", "1 10 20\n2 20 30 10\n3 30 20\n")
+    # S3-Rec attribute ids 1..2 = the P5 attributes with >= 2 items (P5 ids 4 and 9), in
+    # P5 id order; item 10: [1, 2], item 20: [2], item 30: [1]
+    write(
+        root / "amazon-s3rec" / f"{name}_item2attributes.json",
+        json.dumps({"10": [1, 2], "20": [2], "30": [1]}),
+    )
+    if datamap:
+        maps = {
+            "id2attribute": {"3": "Rare", "4": "LEGO", "9": "Toys > Blocks"},
+            "attributeid2num": {"3": 1, "4": 2, "9": 2},
+        }
+        write(root / "amazon-p5-datamaps" / name.lower() / "datamaps.json", json.dumps(maps))
+    return root
+
+
+def test_s3rec_by_name_uses_attribute_names_from_the_datamap(tmp_path: Path) -> None:
+    ds = load_dataset("s3rec:Toys_and_Games", make_s3rec(tmp_path))
+    assert ds.name == "s3rec:Toys_and_Games" and ds.n_items == 3
+    assert [s.tolist() for s in ds.sequences] == [[0, 1], [1, 2, 0], [2, 1]]
+    assert ds.item_text == ["LEGO, Toys > Blocks", "Toys > Blocks", "LEGO"]
+    assert "on >= 2 items" in ds.text_source
+
+
+def test_s3rec_without_datamap_has_no_text_and_says_why(tmp_path: Path) -> None:
+    ds = load_dataset("s3rec:Toys_and_Games", make_s3rec(tmp_path, datamap=False))
+    assert ds.item_text is None and "no datamap" in ds.text_source
+    # counts that no renumbering explains: no text either
+    write(
+        tmp_path / "amazon-p5-datamaps" / "toys_and_games" / "datamaps.json",
+        json.dumps({"id2attribute": {"4": "A"}, "attributeid2num": {"4": 7}}),
+    )
+    ds = load_dataset("s3rec:Toys_and_Games", tmp_path)
+    assert ds.item_text is None and "no renumbering" in ds.text_source
+
+
+def test_s3rec_name_errors(tmp_path: Path) -> None:
+    make_s3rec(tmp_path)
+    with pytest.raises(DataError, match=r"Sports\.txt: S3-Rec sequence file not found"):
+        load_dataset("s3rec:Sports", tmp_path)
+    for bad in ("s3rec:", "s3rec:../x", "s3rec:.hidden"):
+        with pytest.raises(DataError, match="expected s3rec:NAME"):
+            load_dataset(bad, tmp_path)
+    with pytest.raises(DataError, match=r"s3rec:NAME"):
+        load_dataset("toys", tmp_path)

@@ -42,3 +42,15 @@ def test_ml100k_counts() -> None:
     assert min(len(s) for s in ds.sequences) >= 20
     assert ds.item_text[0] == "Toy Story (1995). Animation, Children's, Comedy"
     assert sum("é" in t for t in ds.item_text) >= 1  # latin-1 decoded
+
+
+def test_s3rec_beauty_by_name_gets_attribute_names() -> None:
+    from experiments.replay.data import load_dataset
+
+    root = data_dir_or_skip("amazon-p5-datamaps")
+    ds = load_dataset("s3rec:Beauty", root)
+    assert len(ds.sequences) == 22_363 and ds.n_items == 12_101
+    assert "on >= 5 items" in ds.text_source
+    # item 1 (ASIN B004756YJA, an OPI nail polish): brand and category names
+    assert ds.item_text[0] == "OPI, Makeup, Nails, Nail Polish"
+    assert all(ds.item_text)

@@ -1,174 +1,185 @@
-"""The OneFeed replay adapter: contract, metrics, queries, offline self-enhancement."""
+"""The OneFeed replay rows: contract, shared fits, ablations, queries, self-enhancement."""
 
 from __future__ import annotations
-
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-from experiments.errors import DataError
-from experiments.replay.onefeed_rec import (
-    OneFeedRecommender,
-    evaluate,
-    load_beauty,
-    offline_self_enhancement,
-    query_metrics,
-    ranking_metrics,
-)
-from experiments.replay.protocol import Recommender, ReplayDataset, TrainData
-from onefeed import OneFeedConfig
+from experiments.replay import onefeed_rec
+from experiments.replay.bench import evaluate_model, run_model
+from experiments.replay.models import ModelSpec, available_models, get_model_spec
+from experiments.replay.onefeed_queries import Bm25, query_metrics, retrieving_queries
+from experiments.replay.onefeed_rec import ONEFEED_ROWS, OneFeedRecommender, scoring_grid
+from experiments.replay.onefeed_reports import beam_recall
+from experiments.replay.onefeed_self_enhance import offline_self_enhancement
+from experiments.replay.protocol import Recommender, ReplayDataset
+from experiments.replay.split import make_stage
+from onefeed import RankSettings
 from tests.onefeed.conftest import tiny_config
 
 TINY = tiny_config(epochs=8, beam=15, query_rows=0)
 WORDS = ["red rose lipstick", "blue ocean shampoo", "green tea cream", "gold musk perfume"]
 
 
-def _dataset(n_items: int = 30, n_users: int = 50) -> ReplayDataset:
+def _dataset(n_items: int = 30, n_users: int = 50, text: bool = True) -> ReplayDataset:
     rng = np.random.default_rng(0)
-    text = [f"{WORDS[i % 4]} brand{i % 5} item{i}" for i in range(n_items)]
+    texts = [f"{WORDS[i % 4]} brand{i % 5} item{i}" for i in range(n_items)]
     seqs = []
     for _ in range(n_users):
         s = [int(rng.integers(n_items))]
         for _ in range(int(rng.integers(4, 9))):
             s.append((s[-1] + 4) % n_items if rng.random() < 0.85 else int(rng.integers(n_items)))
         seqs.append(np.array(s, dtype=np.int64))
-    return ReplayDataset("tiny", n_items, seqs, text)
+    return ReplayDataset("tiny", n_items, seqs, texts if text else None)
 
 
-def test_adapter_follows_the_recommender_contract() -> None:
+def test_rows_are_registered_and_follow_the_contract() -> None:
+    assert set(ONEFEED_ROWS) <= set(available_models())
     ds = _dataset()
-    train = [s[:-1] for s in ds.sequences]
-    rec = OneFeedRecommender(TINY)
+    stage = make_stage(ds, "test")
+    rec = OneFeedRecommender("onefeed", TINY)
     assert isinstance(rec, Recommender)
-    rec.fit(TrainData(ds, train, "test"), seed=0)
-    sc = rec.score(train[:7])
+    rec.fit(stage.train, seed=0)
+    rec.set_score_params(beam=10, budget=12, w_dense=1.0, w_sid=0.5, w_trans=0.3)
+    sc = rec.score(stage.histories[:7])
     assert sc.shape == (7, ds.n_items) and sc.dtype == np.float32
-    assert (np.isfinite(sc).sum(1) <= TINY.beam).all()
-    for h, row in zip(train[:7], sc, strict=True):
-        assert np.isneginf(row[h]).all()  # history excluded from generation
-    rec2 = OneFeedRecommender(TINY)
-    rec2.fit(TrainData(ds, train, "test"), seed=0)
-    assert np.array_equal(sc, rec2.score(train[:7]))  # deterministic for a seed
-    targets = np.array([s[-1] for s in ds.sequences])
-    m = ranking_metrics(rec.score(train), targets, train)
-    assert m["R@10"] > 0.3  # the tiny cyclic task is learnt
-    chunked = evaluate(rec, train, targets, chunk=7)
-    assert chunked == pytest.approx(m)
+    assert (np.isfinite(sc).sum(1) <= 12).all()  # the candidate budget
+    for h, row in zip(stage.histories[:7], sc, strict=True):
+        assert np.isneginf(row[h]).all()  # history excluded from the candidates
+    again = OneFeedRecommender("onefeed", TINY)
+    onefeed_rec._FITS = onefeed_rec._FitCache()  # a fresh fit, not the cached one
+    again.fit(stage.train, seed=0)
+    again.set_score_params(beam=10, budget=12, w_dense=1.0, w_sid=0.5, w_trans=0.3)
+    assert np.array_equal(sc, again.score(stage.histories[:7]))  # deterministic for a seed
+    ((m, _),) = evaluate_model(rec, stage, progress=False)
+    assert m["recall@10"] > 0.3  # the tiny cyclic task is learnt
 
 
-def test_score_before_fit_is_an_error() -> None:
-    with pytest.raises(RuntimeError):
-        OneFeedRecommender(TINY).score([np.array([1])])
-
-
-def test_ranking_metrics_known_answer() -> None:
-    scores = np.array([[0.9, 0.8, 0.7, 0.1], [0.1, 0.2, 0.3, 0.4], [0.5, -np.inf, 0.2, 0.1]])
-    hist = [np.array([0]), np.array([], dtype=np.int64), np.array([3])]
-    m = ranking_metrics(scores, np.array([2, 0, 1]), hist, ks=(1, 2))
-    # user 0: item 0 masked → ranking 1, 2, 3 → target 2 at rank 1 (0-based) → hit@2,
-    #   ndcg 1/log2(3); user 1: target 0 is last (rank 3) → miss; user 2: -inf → miss
-    assert m["R@1"] == 0.0
-    assert m["R@2"] == pytest.approx(1 / 3)
-    assert m["N@2"] == pytest.approx((1 / np.log2(3)) / 3)
-
-
-def test_query_metrics_and_examples() -> None:
+def test_score_settings_equal_setting_then_scoring() -> None:
     ds = _dataset()
-    train = [s[:-1] for s in ds.sequences]
-    rec = OneFeedRecommender(TINY)
-    rec.fit(TrainData(ds, train, "test"), seed=0)
-    assert rec.model is not None
+    stage = make_stage(ds, "test")
+    rec = OneFeedRecommender("onefeed", TINY)
+    rec.fit(stage.train, seed=0)
+    sid_alone = {"beam": 10, "budget": None, "w_dense": 0.0, "w_sid": 1.0, "w_trans": 0.0}
+    grid = [*rec.score_grid()[:5], sid_alone]
+    many = list(rec.score_settings(stage.histories, grid))
+    for setting, got in zip(grid, many, strict=True):
+        rec.set_score_params(**setting)
+        np.testing.assert_array_equal(got, rec.score(stage.histories))
+
+
+def test_rows_sharing_a_training_variant_share_one_fit() -> None:
+    ds = _dataset()
+    stage = make_stage(ds, "test")
+    onefeed_rec._FITS = onefeed_rec._FitCache()
+    full = OneFeedRecommender("onefeed", TINY)
+    full.fit(stage.train, 0)
+    dense = OneFeedRecommender("onefeed-dense", TINY)
+    dense.fit(stage.train, 0)
+    assert dense.model is full.model and dense.fit_reused and not full.fit_reused
+    no_sid = OneFeedRecommender("onefeed-no-sid-loss", TINY)
+    no_sid.fit(stage.train, 0)
+    assert no_sid.model is not full.model and no_sid.model.config.sid_weight == 0.0
+    other_seed = OneFeedRecommender("onefeed", TINY)
+    other_seed.fit(stage.train, 1)
+    assert other_seed.model is not full.model
+
+
+def test_ablation_scoring_variants_do_what_they_say() -> None:
+    assert scoring_grid("dense") == [RankSettings(0, None, 1.0, 0.0, 0.0)]
+    assert all(s.w_sid == 0 and s.beam == 0 for s in scoring_grid("dense-trans"))
+    assert all(s.w_trans == 0 for s in scoring_grid("no-trans"))
+    (sid_only,) = scoring_grid("sid-only")
+    assert (sid_only.w_dense, sid_only.w_trans, sid_only.budget) == (0.0, 0.0, sid_only.beam)
+    ds = _dataset()
+    stage = make_stage(ds, "test")
+    rec = OneFeedRecommender("onefeed-sid-only", TINY)
+    rec.fit(stage.train, 0)
+    rec.set_score_params(beam=5, budget=5, w_dense=0.0, w_sid=1.0, w_trans=0.0)
+    sc = rec.score(stage.histories[:4])
+    assert (np.isfinite(sc).sum(1) == 5).all()  # exactly the beam
+    # beam order: the SID log-probabilities of the beam items, best first
+    feats = rec.features(stage.histories[:4], [rec.settings])
+    for r in range(4):
+        beam = feats.beams[5][r]
+        np.testing.assert_allclose(sc[r, beam], feats.sid[r, beam])
+        assert (np.diff(sc[r, beam]) <= 1e-6).all()
+
+
+def test_rows_needing_text_are_not_applicable_without_it() -> None:
+    no_text = _dataset(text=False)
+    assert get_model_spec("onefeed-no-query").not_applicable(no_text)
+    assert get_model_spec("onefeed").not_applicable(no_text) is None
+    stage = make_stage(no_text, "test")
+    rec = OneFeedRecommender("onefeed", TINY)
+    rec.fit(stage.train, 0)  # no text: query head and alignment switched off, no crash
+    assert rec.model.config.query_weight == 0.0 and rec.model.config.align_weight == 0.0
+    reports = rec.test_reports(stage)
+    assert "not_applicable" in reports["query_head"]
+
+
+def test_retrieving_queries_retrieve_their_item() -> None:
+    # 12 distinct items, every word in 3 or 4 of them: one word never singles an item out
+    texts = [f"{c} {p}" for c in ("red", "blue", "green", "gold") for p in ("gloss", "wax", "oil")]
+    queries = retrieving_queries(texts, k=1, min_items=2)
+    bm25 = Bm25(texts)
+    for item, q in enumerate(queries):
+        assert q and set(q.split()) <= set(texts[item].split())
+        assert bm25.search([q], 1)[0].tolist() == [item]
+        assert len(q.split()) == 2  # both words are needed
+
+
+def test_query_metrics_and_beam_recall() -> None:
+    ds = _dataset()
+    stage = make_stage(ds, "test")
+    rec = OneFeedRecommender("onefeed", TINY)
+    rec.fit(stage.train, 0)
+    settings = RankSettings(10, 12, 1.0, 0.5, 0.3)
     q = query_metrics(
-        rec,  # the adapter, as the bench passes it
-        train,
-        np.array([s[-1] for s in ds.sequences]),
-        dataset=ds,
-        k=10,
-        budget=10,
+        rec.model, settings, stage.histories, stage.targets, list(ds.item_text), budget=10,
         n_query_items=3,
-    )
+    )  # fmt: skip
     assert 0.0 <= q["query_hit@10"] <= 1.0
-    assert q["expansion_gain"] == pytest.approx(q["merged_recall@10"] - q["sid_recall@10"])
-    assert len(q["examples"]) == 5
-    for ex in q["examples"]:
-        assert 1 <= len(ex["query"].split()) <= 4
+    assert q["expansion_gain"] == pytest.approx(q["merged_recall"] - q["model_recall"])
+    lo, hi = q["expansion_gain_ci95"]
+    assert lo <= q["expansion_gain"] <= hi
+    assert len(q["examples"]) == 5 and all(1 <= len(e["query"].split()) <= 4 for e in q["examples"])
+    r = beam_recall(rec.model, stage.histories, stage.targets, widths=(5, 30))
+    # a beam as wide as the catalogue holds every non-history item: it misses exactly the
+    # users whose target repeats a history item (excluded from generation)
+    fresh = np.mean([t not in h for h, t in zip(stage.histories, stage.targets, strict=True)])
+    assert r["beam_recall"]["@30"] == pytest.approx(fresh) == r["sid_exact_recall"]["@30"]
+    assert r["beam_recall"]["@5"] <= 1.0 and r["sid_exact_recall"]["@5"] >= 0.0
 
 
-def test_offline_self_enhancement_rounds() -> None:
+def test_offline_self_enhancement_control_gets_as_many_positives() -> None:
     ds = _dataset()
-    cfg = OneFeedConfig(**{**TINY.__dict__, "epochs": 3})
-    rows = offline_self_enhancement(ds, cfg, seed=0, rounds=2, shown=5)
+    valid = make_stage(ds, "valid")
+    rec = OneFeedRecommender("onefeed", tiny_config(epochs=3, beam=15, query_rows=0))
+    rec.fit(valid.train, 0)
+    before = {k: v.copy() for k, v in rec.model.params.items()}
+    settings = RankSettings(10, 10, 1.0, 0.5, 0.3)
+    rows = offline_self_enhancement(rec.model, settings, ds, seed=0, rounds=2, shown=5)
     assert [r["round"] for r in rows] == [0, 1, 2]
     assert rows[0]["feedback"] == rows[0]["control"]
-    for r in rows:
-        assert set(r["feedback"]) == {"R@5", "N@5", "R@10", "N@10"}
-    assert rows[1]["clicks"] > 0
-
-
-def test_offline_self_enhancement_reuses_the_validation_model() -> None:
-    ds = _dataset()
-    cfg = OneFeedConfig(**{**TINY.__dict__, "epochs": 3})
-    valid = OneFeedRecommender(cfg)
-    valid.fit(TrainData(ds, [s[:-2] for s in ds.sequences], "valid"), seed=0)
-    assert valid.model is not None
-    before = {k: v.copy() for k, v in valid.model.params.items()}
-    rows = offline_self_enhancement(ds, seed=0, rounds=1, shown=5, valid_model=valid)
-    hist = [s[:-1] for s in ds.sequences]
-    assert rows[0]["feedback"] == evaluate(valid, hist, np.array([s[-1] for s in ds.sequences]))
-    for k, v in valid.model.params.items():  # copied, never modified
+    for r in rows[1:]:
+        assert r["feedback_positives"] == r["control_positives"] > 0
+        assert r["feedback_positives"] == r["feedback_item_clicks"] + r["feedback_query_clicks"]
+    for k, v in rec.model.params.items():  # copied, never modified
         assert np.array_equal(v, before[k])
-    assert rows[1]["examples"] > 0 and rows[1]["time_s"] >= 0
+    assert set(rows[2]["control"]) == {"recall@5", "ndcg@5", "recall@10", "ndcg@10"}
     with pytest.raises(ValueError):
-        offline_self_enhancement(ds, valid_model=valid, replay_fraction=0)
+        offline_self_enhancement(rec.model, settings, ds, replay_fraction=0)
 
 
-def _data_dir() -> Path:
-    return Path(
-        os.environ.get("ONEFEED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+def test_bench_runs_a_onefeed_row_with_its_extras() -> None:
+    ds = _dataset()
+    stages = {s: make_stage(ds, s) for s in ("valid", "test")}
+    spec = get_model_spec("onefeed")
+    small = ModelSpec(
+        spec.name, lambda p: OneFeedRecommender("onefeed", tiny_config(epochs=3)), [{}], False
     )
-
-
-@pytest.mark.slow
-def test_beauty_onefeed_beats_tiger() -> None:
-    try:
-        ds = load_beauty(_data_dir())
-    except DataError as exc:
-        pytest.skip(f"Beauty data not available ({exc}); set ONEFEED_DATA")
-    train = [s[:-1] for s in ds.sequences]
-    test = np.array([s[-1] for s in ds.sequences])
-    rec = OneFeedRecommender()
-    rec.fit(TrainData(ds, train, "test"), seed=0)
-    m = evaluate(rec, train, test)
-    tiger = {"R@5": 0.0454, "N@5": 0.0321, "R@10": 0.0648, "N@10": 0.0384}
-    assert all(m[k] > v for k, v in tiger.items()), m
-
-
-def test_bench_can_call_the_extras() -> None:
-    """The bench calls extras with keyword arguments it knows; none may be missing."""
-    import inspect
-
-    bench_names = {
-        "model",
-        "recommender",
-        "rec",
-        "dataset",
-        "data",
-        "train",
-        "train_data",
-        "stage",
-        "test_stage",
-        "valid_stage",
-        "stages",
-        "histories",
-        "targets",
-        "users",
-        "seed",
-        "ks",
-        "evaluate",
-        "valid_model",
-    }
-    for fn in (query_metrics, offline_self_enhancement):
-        for name, p in inspect.signature(fn).parameters.items():
-            assert p.default is not p.empty or name in bench_names, (fn.__name__, name)
+    res = run_model(small, stages, [0], progress=False, report_seeds=[])
+    assert res.valid[0] is not None and len(res.tuning[0]) == len(scoring_grid("full"))
+    extras = res.extras["per_seed"][0]
+    assert {"beam_recall", "shares", "query_head"} <= set(extras)

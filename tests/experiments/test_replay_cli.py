@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from experiments.cli import main
 from tests.experiments.test_data_loaders import write
 
-CLASSICAL = "popularity,popularity-all,transition,cooc-knn,ease"
+CLASSICAL = "popularity,popularity-all,transition,cooc-knn,ease,slist,blend"
 
 
 def synthetic_ml100k(root: Path, n_users: int = 30, n_items: int = 12) -> Path:
@@ -51,7 +51,7 @@ def assert_one_line_error(result, *fragments: str) -> None:
 
 def test_unknown_dataset(tmp_path: Path) -> None:
     result = run(["--dataset", "netflix", "--data-dir", str(tmp_path)])
-    assert_one_line_error(result, "unknown dataset 'netflix'", "beauty")
+    assert_one_line_error(result, "unknown dataset 'netflix'", "beauty", "s3rec:NAME")
 
 
 def test_missing_data_dir(tmp_path: Path) -> None:
@@ -102,6 +102,7 @@ def test_end_to_end_writes_replay_json(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert "popularity-all" in result.output and "peak RSS" in result.output
+    assert "CPU (s)" in result.output and "item text: movie titles" in result.output
     records = json.loads((out / "replay.json").read_text())
     assert [r["model"] for r in records] == CLASSICAL.split(",")
     for rec in records:
@@ -111,11 +112,18 @@ def test_end_to_end_writes_replay_json(tmp_path: Path) -> None:
             assert [s[metric] for s in rec["per_seed"]] == [rec[metric]] * 2  # deterministic
             assert rec["std"][metric] == 0.0
         assert rec["ndcg@5"] <= rec["ndcg@10"] and rec["recall@5"] <= rec["recall@10"]
-        assert rec["time_s"] >= 0 and rec["peak_rss_mb"] > 0
+        assert rec["time_s"] >= 0 and rec["peak_rss_mb"] > 0 and rec["cpu_s"] >= 0
     by_name = {r["model"]: r for r in records}
     # the users walk a cycle, so the transition model finds the next item almost always
     assert by_name["transition"]["recall@5"] > by_name["popularity"]["recall@5"]
     assert by_name["transition"]["recall@5"] > 0.9
+    # every setting tried on validation is recorded with its value
+    tried = by_name["cooc-knn"]["tuning"][0]
+    assert len(tried) == 12 * 12 and {"fit", "score", "valid_ndcg@10"} <= set(tried[0])
+    best = max(t["valid_ndcg@10"] for t in tried)
+    assert by_name["cooc-knn"]["valid_ndcg@10"][0] == best
+    # the blend is built from the other rows' chosen settings
+    assert by_name["blend"]["tuning"][0][0]["score"]["weights"]["transition"] == 1.0
     md = (out / "replay.md").read_text()
     assert "| transition | this bench |" in md
     assert not list(out.glob("*.tmp"))  # atomic writes leave no temporary files
@@ -129,3 +137,56 @@ def test_bad_self_enhance_seeds(tmp_path: Path) -> None:
     result = run([*common, "--self-enhance-seeds", "x"])
     assert_one_line_error(result, "--self-enhance-seeds")
     assert run([*common, "--self-enhance-seeds", "none", "--no-progress"]).exit_code == 0
+
+
+def test_s3rec_dataset_by_name_end_to_end(tmp_path: Path) -> None:
+    from tests.experiments.test_data_loaders import make_s3rec
+
+    data = make_s3rec(tmp_path / "data")
+    out = tmp_path / "out"
+    args = ["--dataset", "s3rec:Toys_and_Games", "--data-dir", str(data), "--seeds", "0"]
+    result = run([*args, "--models", "popularity,transition", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "s3rec:Toys_and_Games: 3 users, 3 items" in result.output
+    assert "item text: attribute names" in result.output
+    records = json.loads((out / "replay.json").read_text())
+    assert [r["dataset"] for r in records] == ["s3rec:Toys_and_Games"] * 2
+    result = run(["--dataset", "s3rec:Nope", "--data-dir", str(data)])
+    assert_one_line_error(result, "Nope.txt", "not found")
+
+
+def test_a_failing_model_exits_non_zero_and_keeps_finished_rows(tmp_path: Path, monkeypatch):
+    from experiments.replay import models
+
+    data = synthetic_ml100k(tmp_path / "data")
+    real = models.get_model_spec
+
+    class Failing:
+        name = "transition"
+        deterministic = True
+
+        def fit(self, data, seed):
+            raise FloatingPointError("diverged")
+
+        def score(self, histories):
+            raise AssertionError("unreachable")
+
+    def spec(name):
+        if name == "transition":
+            return models.ModelSpec(name, lambda p: Failing(), [{}], True)
+        return real(name)
+
+    monkeypatch.setattr(models, "get_model_spec", spec)
+    monkeypatch.setattr("experiments.replay.bench.get_model_spec", spec)
+    out = tmp_path / "out"
+    result = run(
+        [
+            *("--dataset", "ml-100k", "--data-dir", str(data), "--seeds", "0"),
+            *("--models", "popularity,transition", "--out", str(out), "--no-progress"),
+        ]
+    )
+    assert result.exit_code == 1, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last == "model 'transition' failed on seed 0: FloatingPointError: diverged"
+    assert "Traceback" in result.output  # a model failure is a bug: its traceback is shown
+    assert [r["model"] for r in json.loads((out / "replay.json").read_text())] == ["popularity"]

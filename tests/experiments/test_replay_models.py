@@ -5,8 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.replay.baselines import EASE, CoocKNN, Popularity, Transition
+from experiments.replay.baselines import EASE, SLIST, Blend, CoocKNN, Popularity, Transition
+from experiments.replay.baselines.blend import scale_rows
 from experiments.replay.baselines.ease import ease_weights
+from experiments.replay.baselines.knn import cooccurrence
+from experiments.replay.baselines.slist import slist_matrices
 from experiments.replay.protocol import Recommender, ReplayDataset, TrainData
 from experiments.replay.split import make_stage
 
@@ -20,7 +23,7 @@ def train(seqs: list[list[int]], n_items: int, all_seqs: list[list[int]] | None 
 
 
 def test_models_follow_the_protocol() -> None:
-    for model in (Popularity(), Transition(), CoocKNN(), EASE()):
+    for model in (Popularity(), Transition(), CoocKNN(), EASE(), SLIST()):
         assert isinstance(model, Recommender)
 
 
@@ -56,23 +59,118 @@ def test_transition_scores_by_hand() -> None:
     np.testing.assert_allclose(m.score([np.array([], dtype=np.int64)])[0], EPS * pop, rtol=1e-5)
 
 
+def test_second_order_transitions_by_hand() -> None:
+    # pairs → next: (0,1)→2, (0,1)→3, (1,2)→4, (0,1)→2 : P2[(0,1)] = [0, 0, 2/3, 1/3, 0]
+    data = train([[0, 1, 2, 4], [0, 1, 3], [5, 0, 1, 2]], 6)
+    m = Transition(backoff=0.0, order2=2.0)
+    m.fit(data, 0)
+    pop = np.array([3, 3, 2, 1, 1, 1]) / 3  # occurrences / max
+    # first order from item 1: 1→2 twice, 1→3 once → [0, 0, 2/3, 1/3, 0, 0]
+    first = np.array([0, 0, 2 / 3, 1 / 3, 0, 0])
+    second = np.array([0, 0, 2 / 3, 1 / 3, 0, 0])
+    got = m.score([np.array([0, 1]), np.array([4, 1])])
+    np.testing.assert_allclose(got[0], first + 2.0 * second + EPS * pop, rtol=1e-6)
+    # the pair (4, 1) was never seen: the first-order part alone
+    np.testing.assert_allclose(got[1], first + EPS * pop, rtol=1e-6)
+    # score settings: order2 and backoff switch without a refit
+    m.set_score_params(backoff=0.5, window=5, order2=0.0)
+    # + 0.5 * P1[0] = 0.5 * [0, 1, 0, 0, 0, 0] (0→1 three times)
+    np.testing.assert_allclose(
+        m.score([np.array([0, 1])])[0],
+        first + 0.5 * np.array([0, 1, 0, 0, 0, 0]) + EPS * pop,
+        rtol=1e-6,
+    )
+    assert {"backoff", "window", "order2"} <= set(m.score_grid()[0])
+
+
+def test_cooccurrence_counts_by_hand() -> None:
+    # sequence [0, 1, 2]: gap 1 pairs (0,1), (1,2) weight 1; gap 2 pair (0,2) weight 0.5
+    C = cooccurrence([np.array([0, 1, 2])], 3, window=0, gap_decay=0.5, backward=0.25)
+    expected = np.array(
+        [
+            [0, 1.0, 0.5],  # followers of 0
+            [0.25, 0, 1.0],  # 0 precedes 1 (backward 0.25); 2 follows 1
+            [0.125, 0.25, 0],  # predecessors of 2: 0 at gap 2 (0.25 * 0.5), 1 (0.25)
+        ]
+    )
+    np.testing.assert_allclose(C.toarray(), expected)
+    # window 1 drops the gap-2 pair
+    C1 = cooccurrence([np.array([0, 1, 2])], 3, window=1, gap_decay=0.5, backward=0.25)
+    assert C1[0, 2] == 0 and C1[2, 0] == 0 and C1[0, 1] == 1.0
+
+
 def test_cooc_knn_scores_by_hand() -> None:
-    # users {0,1}, {0,1,2}, {2,3}: counts n = [2, 2, 2, 1]
-    # co-occurrence: C01 = 2, C02 = 1, C12 = 1, C23 = 1; cosine S = C / sqrt(n_i n_j):
-    #   S01 = 2/2 = 1, S02 = 1/2, S12 = 1/2, S23 = 1/sqrt(2)
-    data = train([[0, 1], [0, 1, 2], [2, 3]], 4)
-    pop = np.array([2, 2, 2, 1]) / 2
-    m = CoocKNN(k=10, decay=0.5)
+    # users [0, 1], [1, 2]; window 1, backward 1: C01 = C10 = 1, C12 = C21 = 1
+    # counts n = [1, 2, 1]
+    data = train([[0, 1], [1, 2]], 3)
+    m = CoocKNN(window=1, gap_decay=1.0, backward=1.0, history_decay=0.5, beta=0.5)
     m.fit(data, 0)
-    # history [0, 2]: weight 1 for item 2 (last), 0.5 for item 0
-    #   j=0: 1*S20 = 0.5;  j=1: 0.5*S01 + 1*S21 = 1.0;  j=2: 0.5*S02 = 0.25;  j=3: S23
-    expected = np.array([0.5, 1.0, 0.25, 1 / np.sqrt(2)]) + EPS * pop
+    pop = np.array([1, 2, 1]) / 2
+    # history [0, 2]: item 2 (age 0, weight 1), item 0 (age 1, weight 0.5), each / sqrt(n_h)
+    #   raw(j) = 0.5 * C[0, j] / sqrt(1) + 1 * C[2, j] / sqrt(1) → raw(1) = 0.5 + 1 = 1.5
+    #   score(j) = raw(j) / n_j ** 0.5 → score(1) = 1.5 / sqrt(2)
+    expected = np.array([0, 1.5 / np.sqrt(2), 0]) + EPS * pop
     np.testing.assert_allclose(m.score([np.array([0, 2])])[0], expected, rtol=1e-6)
-    m = CoocKNN(k=1, decay=0.5)
+    # the score-time settings share one product per decay and match set-then-score
+    settings = m.score_grid()
+    many = list(m.score_settings([np.array([0, 2]), np.array([1])], settings))
+    for setting, got in zip(settings, many, strict=True):
+        m.set_score_params(**setting)
+        np.testing.assert_allclose(got, m.score([np.array([0, 2]), np.array([1])]), rtol=1e-6)
+
+
+def test_slist_matrices_by_hand() -> None:
+    X, X0, S, T = slist_matrices([np.array([0, 1, 2])], 3, train_weight=1.0)
+    # SLIS: one row, items {0,1,2}, input L2-normalised
+    np.testing.assert_allclose(X.toarray(), np.full((1, 3), 1 / np.sqrt(3)))
+    np.testing.assert_allclose(X0.toarray(), np.ones((1, 3)))
+    # SLIT row t=0: input item 0 (weight 1); target items 1 (e^0) and 2 (e^-1)
+    # SLIT row t=1: input items 0 (e^-1), 1 (e^0), normalised; target item 2 (e^0)
+    e = np.exp(-1.0)
+    np.testing.assert_allclose(
+        S.toarray(), [[1, 0, 0], [e / np.hypot(e, 1), 1 / np.hypot(e, 1), 0]], rtol=1e-12
+    )
+    np.testing.assert_allclose(T.toarray(), [[0, 1, e], [0, 0, 1]], rtol=1e-12)
+
+
+def test_slist_is_the_ridge_solution_of_its_stacked_objective() -> None:
+    rng = np.random.default_rng(4)
+    seqs = [rng.choice(6, size=int(rng.integers(2, 6)), replace=False) for _ in range(12)]
+    data = train([list(s) for s in seqs], 6)
+    m = SLIST(alpha=0.3, reg=2.0, train_weight=2.0, predict_weight=1.0)
     m.fit(data, 0)
-    # one neighbour per item: 0→1 (S=1), 2→3 (S=0.707): j=1: 0.5*1; j=3: 1*0.707
-    expected = np.array([0, 0.5, 0, 1 / np.sqrt(2)]) + EPS * pop
-    np.testing.assert_allclose(m.score([np.array([0, 2])])[0], expected, rtol=1e-6, atol=1e-9)
+    X, X0, S, T = slist_matrices(seqs, 6, train_weight=2.0)
+    A = np.vstack([np.sqrt(0.3) * X.toarray(), np.sqrt(0.7) * S.toarray()])
+    Y = np.vstack([np.sqrt(0.3) * X0.toarray(), np.sqrt(0.7) * T.toarray()])
+    # B = argmin ||Y - A B||² + reg ||B||²  ⇔  (AᵀA + reg I) B = AᵀY
+    B = np.linalg.solve(A.T @ A + 2.0 * np.eye(6), A.T @ Y)
+    np.testing.assert_allclose(m._B, B, rtol=1e-4, atol=1e-5)
+    # score of history [3, 1]: exp(-1) * B[3] + B[1] (+ tie-breaker)
+    pop = np.bincount(np.concatenate(seqs), minlength=6) / np.bincount(np.concatenate(seqs)).max()
+    expected = np.exp(-1.0) * B[3] + B[1] + EPS * pop
+    np.testing.assert_allclose(m.score([np.array([3, 1])])[0], expected, rtol=1e-4, atol=1e-5)
+
+
+def test_blend_scales_rows_and_sums_with_weights() -> None:
+    data = train([[0, 1, 2], [0, 1, 3], [1, 2]], 5)
+    comps = {
+        "transition": (lambda p: Transition(**p), {}, {}),
+        "popularity": (lambda p: Popularity(), {}, {}),
+    }
+    blend = Blend(comps)
+    blend.fit(data, 0)
+    h = [np.array([0, 1])]
+    t = Transition()
+    t.fit(data, 0)
+    p = Popularity()
+    p.fit(data, 0)
+    np.testing.assert_allclose(blend.score(h), scale_rows(t.score(h)), rtol=1e-6)
+    settings = [{"weights": {"transition": 1.0, "popularity": 0.5}}]
+    (got,) = blend.score_settings(h, settings)
+    np.testing.assert_allclose(
+        got, scale_rows(t.score(h)) + 0.5 * scale_rows(p.score(h)), rtol=1e-6
+    )
+    assert scale_rows(np.array([[2.0, 1.0, -np.inf]])).tolist() == [[1.0, 0.5, -np.inf]]
 
 
 def test_ease_closed_form_matches_direct_solve() -> None:
@@ -114,7 +212,9 @@ def test_ease_scores_are_history_times_B() -> None:
     )
 
 
-@pytest.mark.parametrize("model", [Transition(), CoocKNN(), EASE(lam=1.0), Popularity()])
+@pytest.mark.parametrize(
+    "model", [Transition(order2=1.0), CoocKNN(), EASE(lam=1.0), Popularity(), SLIST()]
+)
 def test_scores_shape_dtype_and_determinism(model) -> None:
     seqs = [np.array([0, 1, 2, 3]), np.array([4, 2, 1]), np.array([3, 0, 4])]
     stage = make_stage(ReplayDataset("tiny", 6, seqs), "test")

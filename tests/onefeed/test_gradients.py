@@ -10,17 +10,24 @@ from onefeed.behaviour import BehaviourSequence, EventType, pack
 from onefeed.encoder import init_encoder
 from onefeed.objective import Batch, LossWeights, loss_and_grads
 from onefeed.query_head import init_query_head
+from onefeed.semantic_ids import SemanticIds, build_trie
 from onefeed.sid_head import init_sid_head
 
 N_ITEMS, DIM, LEVELS = 9, 5, [3, 4, 2]
 VOCAB = 7
 
 
+def _sids() -> SemanticIds:
+    codes = _codes()
+    children, leaf = build_trie(codes, LEVELS)
+    return SemanticIds(codes, LEVELS, children, leaf, [1.0] * 3, 0.0)
+
+
 def _params(seed: int = 0) -> dict[str, np.ndarray]:
     rng = np.random.default_rng(seed)
     p: dict[str, np.ndarray] = {}
     init_encoder(p, rng, N_ITEMS, LEVELS, DIM, max_len=4)
-    init_sid_head(p, rng, LEVELS, DIM, hidden=6)
+    init_sid_head(p, rng, _sids(), DIM, hidden=6)
     init_query_head(p, rng, VOCAB, DIM, hidden=6)
     init_alignment(p, rng, DIM)
     p["rank.bias"] = np.zeros(N_ITEMS)
@@ -29,8 +36,21 @@ def _params(seed: int = 0) -> dict[str, np.ndarray]:
 
 
 def _codes() -> np.ndarray:
-    rng = np.random.default_rng(3)
-    return np.stack([rng.integers(0, k, N_ITEMS) for k in LEVELS], axis=1)
+    # 9 distinct code tuples (a real catalogue's SIDs are unique); the trie has sibling
+    # sets of several sizes: root → {0, 1, 2}; (0,) → {0, 1, 3}; (1,) → {2}; (2,) → {0, 1}
+    return np.array(
+        [
+            [0, 0, 0],
+            [0, 0, 1],
+            [0, 1, 0],
+            [0, 3, 1],
+            [1, 2, 0],
+            [1, 2, 1],
+            [2, 0, 0],
+            [2, 1, 1],
+            [2, 1, 0],
+        ]
+    )
 
 
 def _batch(query_events: bool = True) -> Batch:
@@ -85,19 +105,19 @@ def _check(f, params: dict[str, np.ndarray], grads: dict[str, np.ndarray], n: in
     ids=["rank", "sid", "query", "align", "joint"],
 )
 def test_joint_gradients(lw: LossWeights) -> None:
-    params, codes, batch = _params(), _codes(), _batch()
+    params, sids, batch = _params(), _sids(), _batch()
 
     def f() -> float:
-        return loss_and_grads(params, codes, batch, lw)[0]
+        return loss_and_grads(params, sids, batch, lw)[0]
 
-    _, _, grads = loss_and_grads(params, codes, batch, lw)
+    _, _, grads = loss_and_grads(params, sids, batch, lw)
     assert grads
     _check(f, params, grads)
 
 
 def test_weighted_self_enhancement_loss_gradients() -> None:
     """Positive / unlikelihood examples with unequal weights (self-enhancement loss)."""
-    params, codes = _params(1), _codes()
+    params, sids = _params(1), _sids()
     batch = _batch(query_events=False)
     batch.negative[:] = [True, False, True]
     batch.weights[:] = [2.0, 0.1, 0.7]
@@ -105,9 +125,9 @@ def test_weighted_self_enhancement_loss_gradients() -> None:
     lw = LossWeights(rank=1.0, sid=1.0, query=1.0, align=0.0)
 
     def f() -> float:
-        return loss_and_grads(params, codes, batch, lw)[0]
+        return loss_and_grads(params, sids, batch, lw)[0]
 
-    _check(f, params, loss_and_grads(params, codes, batch, lw)[2])
+    _check(f, params, loss_and_grads(params, sids, batch, lw)[2])
 
 
 def test_alignment_gradients_alone() -> None:

@@ -1,19 +1,23 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from onefeed.query_head import generate_queries, init_query_head
 from onefeed.rng import named_rng
-from onefeed.semantic_ids import residual_quantise
-from onefeed.sid_head import beam_search, init_sid_head
+from onefeed.semantic_ids import hierarchical_quantise, residual_quantise
+from onefeed.sid_head import beam_search, init_sid_head, level_log_probs, sid_log_probs
 
 
-def _setup(seed: int = 0):
+def _setup(seed: int = 0, method: str = "residual"):
     rng = np.random.default_rng(seed)
     emb = rng.standard_normal((50, 6))
-    sids = residual_quantise(emb, 2, 5, named_rng(seed, "q"), iters=5)
+    if method == "residual":
+        sids = residual_quantise(emb, 2, 5, named_rng(seed, "q"), iters=5)
+    else:
+        sids = hierarchical_quantise(emb, 3, 4, named_rng(seed, "q"), iters=5)
     params: dict[str, np.ndarray] = {}
-    init_sid_head(params, rng, sids.level_sizes, 8, 10)
+    init_sid_head(params, rng, sids, 8, 10)
     init_query_head(params, rng, 12, 8, 10)
     # random, peaked heads
     params = {k: v + rng.standard_normal(v.shape).astype(v.dtype) for k, v in params.items()}
@@ -42,21 +46,42 @@ def test_beam_search_returns_only_valid_ranked_non_history_items() -> None:
     assert (items[2] >= 0).sum() == 10  # only 10 items remain outside that history
 
 
-def test_beam_scores_equal_exact_sid_log_probabilities() -> None:
-    from onefeed.losses import log_softmax
-    from onefeed.sid_head import sid_forward
+@pytest.mark.parametrize("method", ["residual", "hierarchical"])
+def test_sid_log_probs_are_a_distribution_and_match_the_definition(method: str) -> None:
+    sids, params, u = _setup(1, method)
+    lp = sid_log_probs(params, sids, u)
+    # the decoder only puts mass on real SIDs: over the catalogue it sums to 1
+    np.testing.assert_allclose(np.exp(lp).sum(axis=1), 1.0, rtol=1e-9)
+    # item 7 by hand: prod over levels of softmax over the prefix's children
+    nodes = sids.item_nodes[7]
+    total = np.zeros(len(u))
+    parent = 0
+    for lvl in range(sids.n_levels):
+        kids = sids.children[lvl][parent]
+        kids = kids[kids >= 0]
+        s = np.tanh(u @ params[f"sid.W{lvl}"] + params[f"sid.bh{lvl}"])
+        z = s @ params[f"sid.N{lvl}"][kids].T + params[f"sid.b{lvl}"][kids]
+        z = z - z.max(axis=1, keepdims=True)
+        prob = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+        total += np.log(prob[:, list(kids).index(nodes[lvl])])
+        parent = nodes[lvl]
+    np.testing.assert_allclose(lp[:, 7], total, rtol=1e-5, atol=1e-6)
 
-    sids, params, u = _setup(1)
-    items, lp = beam_search(params, u[:2], sids, beam=50)
+
+@pytest.mark.parametrize("method", ["residual", "hierarchical"])
+def test_beam_scores_equal_exact_sid_log_probabilities(method: str) -> None:
+    sids, params, u = _setup(1, method)
+    lp = sid_log_probs(params, sids, u[:2])
+    items, beam_lp = beam_search(params, u[:2], sids, beam=50)
     for r in range(2):
         it = items[r][items[r] >= 0]
-        logits, _ = sid_forward(params, np.repeat(u[r : r + 1], len(it), 0), sids.codes[it])
-        exact = sum(
-            log_softmax(x)[np.arange(len(it)), sids.codes[it, j]] for j, x in enumerate(logits)
-        )
-        assert np.allclose(exact, lp[r][items[r] >= 0], atol=1e-4)
-    # a full beam enumerates the whole catalogue (exhaustive search)
+        np.testing.assert_allclose(beam_lp[r][items[r] >= 0], lp[r, it], atol=1e-9)
+    # a full beam enumerates the whole catalogue (exhaustive search) in exact order
     assert len(set(items[0][items[0] >= 0].tolist())) == 50
+    np.testing.assert_allclose(beam_lp[0], np.sort(lp[0])[::-1], atol=1e-9)
+    # precomputed level tables give the same beam
+    again, _ = beam_search(params, u[:2], sids, 50, level_lp=level_log_probs(params, sids, u[:2]))
+    assert np.array_equal(again, items)
 
 
 def test_generated_queries_respect_length_and_no_repeats() -> None:

@@ -75,3 +75,33 @@ def test_vocabulary_and_canonical_queries() -> None:
         words = [v.words[j] for j in q if j >= 0]
         assert len(set(words)) == len(words) >= 1
         assert set(words) <= set(texts[i].split())
+
+
+def test_balanced_assignment_respects_capacity_and_prefers_near_centres() -> None:
+    from onefeed.semantic_ids import balanced_assign
+
+    # 6 points all nearest to centre 0; capacity 2 → 2 per centre, the closest stay
+    dist = np.array([[0.0, 5, 9], [0.1, 5, 9], [0.2, 1, 9], [0.3, 9, 1], [0.4, 2, 8], [0.5, 9, 3]])
+    a = balanced_assign(dist, capacity=2)
+    assert np.bincount(a, minlength=3).tolist() == [2, 2, 2]
+    assert a[0] == 0 and a[1] == 0  # the two closest to centre 0 keep it
+    assert a[2] == 1 and a[3] == 2  # the others go where they are cheapest
+
+
+def test_hierarchical_sids_are_unique_balanced_and_deterministic() -> None:
+    from onefeed.semantic_ids import hierarchical_quantise
+
+    rng_emb = np.random.default_rng(0).standard_normal((100, 5))
+    s = hierarchical_quantise(rng_emb, 3, 4, named_rng(0, "q"), iters=5)
+    assert s.codes.shape == (100, 3) and s.collision_rate == 0.0
+    assert len(np.unique(s.codes, axis=0)) == 100
+    assert (s.lookup(s.codes) == np.arange(100)).all()
+    # level 0: 4 clusters of at most ceil(100 / 4) = 25 → exactly 25 each
+    assert np.bincount(s.codes[:, 0]).tolist() == [25, 25, 25, 25]
+    # every node has at most `branching` children above the last level
+    assert s.n_nodes[:2] == [4, 16]
+    # nodes of a level are grouped by parent (contiguous sibling sets)
+    par = s.parents(1)
+    assert (np.diff(par) >= 0).all() and s.sibling_starts(1).tolist() == [0, 4, 8, 12]
+    again = hierarchical_quantise(rng_emb, 3, 4, named_rng(0, "q"), iters=5)
+    assert np.array_equal(again.codes, s.codes)

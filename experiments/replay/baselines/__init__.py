@@ -1,8 +1,14 @@
-"""Classical baselines of the replay bench: popularity, transitions, co-occurrence kNN, EASE."""
+"""Classical baselines of the replay bench.
 
+Popularity, item transitions (first and second order), position-aware co-occurrence
+kNN, EASE, SLIST and a tuned blend of transitions, kNN, EASE and popularity.
+"""
+
+from experiments.replay.baselines.blend import Blend
 from experiments.replay.baselines.ease import EASE
 from experiments.replay.baselines.knn import CoocKNN
 from experiments.replay.baselines.popularity import Popularity
+from experiments.replay.baselines.slist import SLIST
 from experiments.replay.baselines.transition import Transition
 
-__all__ = ["EASE", "CoocKNN", "Popularity", "Transition"]
+__all__ = ["EASE", "SLIST", "Blend", "CoocKNN", "Popularity", "Transition"]

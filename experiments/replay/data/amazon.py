@@ -4,13 +4,22 @@ Files (relative to the data directory):
 
 * ``amazon-s3rec/<Name>.txt`` — ``user_id item_1 … item_n`` per line, chronological, ASCII.
 * ``amazon-s3rec/<Name>_item2attributes.json`` — ``{"<item_id>": [attribute_id, …]}``.
-* ``amazon-p5-datamaps/beauty/datamaps.json`` — ``id2item``: S3-Rec item id → ASIN.
+* ``amazon-p5-datamaps/<name>/datamaps.json`` (optional) — P5's maps: ``id2item`` (S3-Rec
+  item id → ASIN), ``id2attribute`` and ``attributeid2num`` (attribute names and counts).
 * ``amazon-beauty-recbole/Amazon_Beauty.item`` — CSV-quoted TSV with a header:
   ASIN, title, sales type, sales rank, categories, price, brand (HTML-escaped text).
 
 Item ids are remapped to ``0 .. n_items - 1`` in increasing order of the file's ids
 (for Beauty, whose ids are exactly ``1..12101``, this is ``id - 1``). Attribute ids are
 remapped the same way (Beauty: ``1..637`` → ``0..636``).
+
+Any S3-Rec file loads by name (:func:`load_s3rec_dataset`, ``--dataset s3rec:NAME``). Its
+item text is the item's attribute names (brand and category names) when a P5 datamap
+gives them: S3-Rec keeps the P5 attributes found on at least ``t`` items and numbers
+them ``1..`` in P5 id order, so the table is rebuilt by finding the ``t`` for which every
+attribute's item count agrees with P5's ``attributeid2num`` (``t = 5`` for Beauty).
+Without a datamap, or when no ``t`` makes the counts agree, the dataset has no item text
+and ``text_source`` says why.
 """
 
 from __future__ import annotations
@@ -28,7 +37,14 @@ from experiments.errors import DataError
 from experiments.replay.data._io import parse_int, read_lines, require_file
 from experiments.replay.protocol import ReplayDataset
 
-__all__ = ["load_beauty", "load_beauty_item_text", "load_s3rec", "read_s3rec_sequences"]
+__all__ = [
+    "attribute_names",
+    "load_beauty",
+    "load_beauty_item_text",
+    "load_s3rec",
+    "load_s3rec_dataset",
+    "read_s3rec_sequences",
+]
 
 _TITLE_HEADER = ("item_id", "title", "sales_type", "sales_rank", "categories", "price", "brand")
 
@@ -83,8 +99,8 @@ def _load_json(path: Path, what: str) -> object:
         raise DataError(f"{path}:{exc.lineno}: invalid JSON: {exc.msg}") from exc
 
 
-def _read_attributes(path: Path, raw_ids: np.ndarray) -> list[np.ndarray]:
-    """Attribute ids per item (0-based, contiguous), aligned with ``raw_ids``."""
+def _read_raw_attributes(path: Path) -> dict[int, list[int]]:
+    """``item2attributes.json`` as raw item id → raw attribute ids."""
     obj = _load_json(path, "item-attribute file")
     if not isinstance(obj, dict):
         raise DataError(f"{path}:1: expected a JSON object mapping item id to attribute ids")
@@ -95,6 +111,12 @@ def _read_attributes(path: Path, raw_ids: np.ndarray) -> list[np.ndarray]:
         if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
             raise DataError(f"{path}:1: item {key}: attribute ids must be integers")
         raw_attrs[int(key)] = value
+    return raw_attrs
+
+
+def _read_attributes(path: Path, raw_ids: np.ndarray) -> list[np.ndarray]:
+    """Attribute ids per item (0-based, contiguous), aligned with ``raw_ids``."""
+    raw_attrs = _read_raw_attributes(path)
     all_attrs = sorted({a for v in raw_attrs.values() for a in v})
     attr_index = {a: i for i, a in enumerate(all_attrs)}
     return [
@@ -242,4 +264,85 @@ def load_beauty(data_dir: Path, *, with_text: bool = True) -> ReplayDataset:
         sequences=ds.sequences,
         item_text=load_beauty_item_text(data_dir, raw_ids),
         item_attributes=ds.item_attributes,
+        text_source="titles, brands and categories (Amazon_Beauty.item via datamaps.json)",
     )
+
+
+def attribute_names(
+    raw_attrs: dict[int, list[int]], datamap: dict
+) -> tuple[dict[int, str] | None, str]:
+    """Names of S3-Rec attribute ids, rebuilt from a P5 datamap (see the module docstring).
+
+    Args:
+        raw_attrs: Raw item id → raw S3-Rec attribute ids.
+        datamap: The parsed P5 ``datamaps.json``.
+
+    Returns:
+        ``(names, how)``: attribute id → name (``None`` when no table is consistent) and
+        a sentence saying how the table was found or why not.
+    """
+    id2attr, counts = datamap.get("id2attribute"), datamap.get("attributeid2num")
+    if not isinstance(id2attr, dict) or not isinstance(counts, dict):
+        return None, "the datamap has no id2attribute/attributeid2num tables"
+    ours: dict[int, int] = {}
+    for attrs in raw_attrs.values():
+        for a in attrs:  # occurrences: an item may list an attribute twice, as P5 counts it
+            ours[a] = ours.get(a, 0) + 1
+    if not ours:
+        return None, "no item has an attribute"
+    p5 = sorted((int(k), int(v)) for k, v in counts.items() if str(k).isdigit())
+    wanted = sorted(ours)
+    for threshold in range(1, min(ours.values()) + 1):
+        kept = [pid for pid, c in p5 if c >= threshold]
+        if len(kept) != len(wanted) or wanted != list(range(1, len(kept) + 1)):
+            continue
+        if all(ours[i + 1] == dict(p5)[pid] for i, pid in enumerate(kept)):
+            names = {i + 1: str(id2attr.get(str(pid), "")) for i, pid in enumerate(kept)}
+            return names, f"P5 attributes on >= {threshold} items, renumbered (counts agree)"
+    return None, "no renumbering of the datamap's attributes matches the attribute counts"
+
+
+def load_s3rec_dataset(data_dir: Path, name: str) -> ReplayDataset:
+    """Any S3-Rec file by name: ``amazon-s3rec/<name>.txt`` and its attributes.
+
+    Item text is the attribute names (brand, categories) when
+    ``amazon-p5-datamaps/<name lower-case>/datamaps.json`` gives them; otherwise the
+    dataset has no text and ``text_source`` says why.
+
+    Args:
+        data_dir: The data directory.
+        name: File stem as given after ``s3rec:`` (e.g. ``Beauty``, ``Sports_and_Outdoors``).
+
+    Returns:
+        The dataset, named ``s3rec:<name>``.
+    """
+    directory = data_dir / "amazon-s3rec"
+    ds, raw_ids = _load_s3rec_with_ids(directory, name, f"s3rec:{name}", True)
+    attr_path = directory / f"{name}_item2attributes.json"
+    map_path = data_dir / "amazon-p5-datamaps" / name.lower() / "datamaps.json"
+    if not attr_path.exists():
+        why = f"no item text: {attr_path} not found"
+    elif not map_path.exists():
+        why = f"no item text: no datamap at {map_path} to name the attributes"
+    else:
+        raw_attrs = _read_raw_attributes(attr_path)
+        datamap = _load_json(map_path, "P5 datamaps file")
+        names, how = attribute_names(raw_attrs, datamap if isinstance(datamap, dict) else {})
+        if names is None:
+            why = f"no item text: {map_path}: {how}"
+        else:
+            text = [
+                ", ".join(
+                    dict.fromkeys(names[a] for a in raw_attrs.get(int(r), []) if names.get(a))
+                )
+                for r in raw_ids
+            ]
+            return ReplayDataset(
+                ds.name,
+                ds.n_items,
+                ds.sequences,
+                text,
+                ds.item_attributes,
+                f"attribute names (brand, categories) from {map_path.name}: {how}",
+            )
+    return ReplayDataset(ds.name, ds.n_items, ds.sequences, None, ds.item_attributes, why)

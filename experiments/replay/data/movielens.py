@@ -133,7 +133,9 @@ def load_ml100k(data_dir: Path) -> ReplayDataset:
         title, genres = movies[r]
         text.append(_movie_text(title, [ML100K_GENRES[g] for g in genres]))
         attrs.append(np.asarray(genres, dtype=np.int64))
-    return ReplayDataset("ml-100k", len(raw_ids), sequences, text, attrs)
+    return ReplayDataset(
+        "ml-100k", len(raw_ids), sequences, text, attrs, "movie titles and genres (u.item)"
+    )
 
 
 def _read_ml1m_movies(path: Path) -> dict[int, tuple[str, list[str]]]:
@@ -171,4 +173,6 @@ def load_ml1m(data_dir: Path) -> ReplayDataset:
         title, genres = movies[r]
         text.append(_movie_text(title, genres))
         attrs.append(np.asarray([genre_index[g] for g in genres], dtype=np.int64))
-    return ReplayDataset("ml-1m", len(raw_ids), sequences, text, attrs)
+    return ReplayDataset(
+        "ml-1m", len(raw_ids), sequences, text, attrs, "movie titles and genres (movies.dat)"
+    )
