@@ -249,13 +249,13 @@ def run(
         if (out_dir / "manifest.json").is_file():
             click.echo(f"run failed; finished episodes are kept in {out_dir}", err=True)
         raise
-    from experiments.reporting.run_summary import format_run_summary, run_summary
+    from experiments.reporting.run_summary import format_run_summary, run_summary, warmup_episodes
 
     click.echo(
         f"run complete: {result.run_dir} ({int(result.metrics['episode'].max()) + 1} episodes,"
         f" {result.wall_s:.1f} s)"
     )
-    warmup = loaded.warmup_episodes
+    warmup = warmup_episodes(Path(result.run_dir))  # also for a resumed run
     summary = run_summary(result.metrics, warmup)
     last_episode = int(result.metrics["episode"].max())
     click.echo(

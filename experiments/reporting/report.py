@@ -39,7 +39,7 @@ from experiments.reporting.compare_report import (
 from experiments.reporting.drift_plots import Source, draw_drift_plots
 from experiments.reporting.render import Block, render_html, render_markdown
 from experiments.reporting.run_plots import Marker, intervention_markers
-from experiments.reporting.run_summary import run_summary
+from experiments.reporting.run_summary import run_summary, warmup_episodes
 
 __all__ = ["DirectoryInfo", "inspect_directory", "plot_directory", "write_report"]
 
@@ -110,7 +110,6 @@ def inspect_directory(root: Path) -> DirectoryInfo:
         manifest = _read_json(root / "manifest.json")
         name = _policy_name(manifest)
         upper = frozenset([name]) if manifest.get("upper_bound") else frozenset()
-        warmup = (manifest.get("scenario", {}).get("warmup") or {}).get("episodes", 0)
         return DirectoryInfo(
             root=root,
             kind="run",
@@ -119,7 +118,7 @@ def inspect_directory(root: Path) -> DirectoryInfo:
             sources=[(_label(name, upper), [root])],
             table=pd.read_parquet(root / "metrics.parquet"),
             upper_bounds=upper,
-            warmup_episodes=int(warmup or 0),
+            warmup_episodes=warmup_episodes(manifest),
             policies=[name],
             markers=intervention_markers([root]),
         )

@@ -8,8 +8,11 @@ columns, grouped by metric family, followed by where the run's files are.
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,13 +21,33 @@ from experiments.metrics import describe_metric
 from experiments.reporting.compare_report import family_heading, group_by_family
 from experiments.reporting.panels import constant_value
 
-__all__ = ["SUMMARY_COLUMNS", "TERMINAL_WIDTH", "format_run_summary", "run_summary"]
+__all__ = [
+    "SUMMARY_COLUMNS",
+    "TERMINAL_WIDTH",
+    "format_run_summary",
+    "run_summary",
+    "warmup_episodes",
+]
 
 #: Columns of :func:`run_summary`.
 SUMMARY_COLUMNS = ["metric", "family", "unit", "mean", "last", "constant"]
 #: Width the printed summary keeps within.
 TERMINAL_WIDTH = 100
 _UNIT_WIDTH = 14
+
+
+def warmup_episodes(manifest: Mapping[str, Any] | Path) -> int:
+    """Warm-up episodes of a run, from its manifest (a mapping, or the run directory).
+
+    ``0`` when the manifest records none (or, given a directory, has no manifest).
+    """
+    if isinstance(manifest, Path):
+        path = manifest / "manifest.json"
+        if not path.is_file():
+            return 0
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    scenario = manifest.get("scenario") or {}
+    return int((scenario.get("warmup") or {}).get("episodes", 0) or 0)
 
 
 def run_summary(table: pd.DataFrame, warmup_episodes: int = 0) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 import experiments.cli.commands as cli
 from experiments.cli.commands import add_lazy_command, main
+from tests.experiments.conftest import HAS_REAL_WORLD
 from tests.experiments.fake_world import FakeWorld
 
 BAD_INPUTS = {
@@ -319,3 +320,13 @@ def test_every_lazy_command_resolves(runner, name):
     result = invoke(runner, name, "--help")
     assert result.exit_code == 0, result.output
     assert f"Usage: main {name}" in result.stdout
+
+
+@pytest.mark.skipif(not HAS_REAL_WORLD, reason="sim.world is not available")
+def test_run_summary_leaves_out_the_warm_up(runner, write_scenario, tiny_yaml):
+    text = tiny_yaml.replace("policy: popularity\n", "policy: popularity\nwarmup: {episodes: 1}\n")
+    result = invoke(runner, "run", write_scenario(text), "--no-progress")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "mean (ep 1-2)" in lines[1] and "last (ep 2)" in lines[1]
+    assert "mean: over the 2 episodes after the 1 warm-up episodes" in result.stdout
