@@ -26,7 +26,13 @@ from experiments.atomic import atomic_path
 from experiments.errors import UserError
 from experiments.runner.run_dir import code_digest
 
-__all__ = ["CHECKPOINT_NAME", "RunState", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_NAME",
+    "RunState",
+    "checkpoint_code_matches",
+    "load_checkpoint",
+    "save_checkpoint",
+]
 
 CHECKPOINT_NAME = "checkpoint.pkl"
 _FORMAT = 1
@@ -99,3 +105,11 @@ def load_checkpoint(root: Path) -> RunState | None:
             "a resumed run would not equal an uninterrupted one: start the run again"
         )
     return payload["state"]
+
+
+def checkpoint_code_matches(root: Path) -> bool:
+    """Whether ``root`` holds a readable checkpoint written by the running code."""
+    try:
+        return load_checkpoint(root) is not None
+    except UserError:
+        return False
