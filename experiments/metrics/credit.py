@@ -70,5 +70,5 @@ def _click_share_of(source: str) -> Callable[[pd.DataFrame, MetricContext], floa
 
 
 for _source in SOURCES:
-    metric(f"ctr_source_{_source}", FAMILY)(_ctr_of(_source))
-    metric(f"click_share_source_{_source}", FAMILY)(_click_share_of(_source))
+    metric(f"ctr_source_{_source}", FAMILY, unit="ratio")(_ctr_of(_source))
+    metric(f"click_share_source_{_source}", FAMILY, unit="ratio")(_click_share_of(_source))

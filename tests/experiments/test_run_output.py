@@ -44,9 +44,15 @@ def test_health_definitions_fill_in_levels_and_reject_other_names():
     assert health_definition("health_sid_collision_rate").unit == "ratio"
     for unknown in ("health_sid_entropy_lx_bits", "sid_collapse_l0", "health_sid_collapse_l0x"):
         assert health_definition(unknown) is None
-    # 2 levels: 2 per-level names for each of the two per-level entries, 7 others
+    # 2 levels: 2 per-level names for each of the two per-level entries, one name per
+    # value for each <f> entry, one name for each other entry
     names = health_metric_names(2)
-    assert len(names) == 2 * 2 + len(HEALTH_DEFINITIONS) - 2
+    per_value = [d for d in HEALTH_DEFINITIONS.values() if "<f>" in d.name]
+    n_values = sum(len(d.values) for d in per_value)
+    assert len(names) == 2 * 2 + n_values + len(HEALTH_DEFINITIONS) - 2 - len(per_value)
+    ranker = health_definition("health_ranker_w_profile")
+    assert ranker is not None and "feature profile " in ranker.definition
+    assert health_definition("health_ranker_w_nonsense") is None
     assert {"health_sid_entropy_l1_bits", "health_sid_collapse_l0"} <= set(names)
     assert "health_sid_collapse_l2" not in names
 
