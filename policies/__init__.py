@@ -2,6 +2,7 @@
 
 # Importing the modules registers their policies.
 from policies import baselines as _baselines  # noqa: F401
+from policies import bpr as _bpr  # noqa: F401
 from policies import collaborative as _collaborative  # noqa: F401
 from policies import content as _content  # noqa: F401
 from policies import exploration as _exploration  # noqa: F401

@@ -115,6 +115,7 @@ def test_run_writes_complete_run_directory(runner, write_scenario, tiny_yaml, fa
         "Engagement",
         "Search",
         "Feedback loop",
+        "Credit: candidate sources",
     ]  # a popularity run reports no model health
     gini = next(line for line in table if "impression_gini_cumulative" in line).split()
     metrics = pd.read_parquet(run_dir / "metrics.parquet")
