@@ -40,6 +40,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_INTERRUPTED = 130
+#: Width ``onefeed list`` wraps its definitions to.
+LIST_WIDTH = 100
 
 
 def usage_error_line(exc: click.ClickException) -> str:
@@ -247,14 +249,20 @@ def run(
         if (out_dir / "manifest.json").is_file():
             click.echo(f"run failed; finished episodes are kept in {out_dir}", err=True)
         raise
-    last = result.metrics[result.metrics["episode"] == result.metrics["episode"].max()]
+    from experiments.reporting.run_summary import format_run_summary, run_summary, warmup_episodes
+
     click.echo(
         f"run complete: {result.run_dir} ({int(result.metrics['episode'].max()) + 1} episodes,"
         f" {result.wall_s:.1f} s)"
     )
-    width = max((len(name) for name in last["metric"]), default=0)
-    for name, value in zip(last["metric"], last["value"], strict=True):
-        click.echo(f"  {name:<{width}} {value:.4g}")
+    warmup = warmup_episodes(Path(result.run_dir))  # also for a resumed run
+    summary = run_summary(result.metrics, warmup)
+    last_episode = int(result.metrics["episode"].max())
+    click.echo(
+        format_run_summary(
+            summary, result.run_dir, episodes=(warmup, last_episode), warmup_episodes=warmup
+        )
+    )
 
 
 @main.command()
@@ -317,18 +325,50 @@ def plot(run_dir: Path) -> None:
 
 @main.command(name="list")
 def list_registered() -> None:
-    """List the registered policies, metrics and bundled scenarios."""
-    from experiments.metrics import available_metrics, metric_doc
+    """List the registered policies, bundled scenarios and every metric a run records.
+
+    Metrics come by family, each with its one-line definition and unit; the
+    generative-model health values are those `onefeed` reports with its default model
+    (the per-level ones for each of its semantic-ID levels).
+    """
+    import textwrap
+
+    from experiments.metrics import available_metrics, describe_metric
+    from experiments.metrics.health import health_metric_names
+    from experiments.reporting.compare_report import family_heading, group_by_family
     from experiments.scenario import available_scenarios
     from policies import available_policies
+    from policies.onefeed_config import SIM_MODEL_DEFAULTS
 
-    click.echo("policies:  " + ", ".join(available_policies()))
-    click.echo("scenarios: " + ", ".join(available_scenarios()))
-    click.echo("metrics:")
-    names = available_metrics()
-    width = max((len(name) for name in names), default=0)
-    for name in names:
-        click.echo(f"  {name:<{width}} {metric_doc(name)}")
+    registered = {"policies:": available_policies(), "scenarios:": available_scenarios()}
+    for label, values in registered.items():
+        text = f"{label:<10} " + ", ".join(values)
+        click.echo(textwrap.fill(text, LIST_WIDTH, subsequent_indent=" " * 11))
+    # onefeed's semantic IDs: its quantiser levels, then the collision code
+    sid_levels = int(SIM_MODEL_DEFAULTS["levels"]) + 1
+    names = [*available_metrics(), *health_metric_names(sid_levels)]
+    click.echo(f"metrics ({len(names)}, as a run records them; formulas: docs/metrics.md):")
+    width = max(len(name) for name in names)
+    indent = " " * (width + 6)
+    nbsp = "\u00a0"  # keeps "unit: [0, 1]" on one line
+    for family, members in group_by_family(names):
+        if not members:
+            continue
+        heading = family_heading(family)
+        if family == "health":
+            heading += (
+                f" (onefeed's; l0-l{sid_levels - 1}: {sid_levels - 1} SID levels + collision code)"
+            )
+        click.echo(f"  {heading}")
+        for name in members:
+            info = describe_metric(name)
+            text = info.definition.rstrip(".")
+            text += f"; unit: {info.unit}".replace(" ", nbsp) if info.unit else ""
+            lines = textwrap.wrap(text, LIST_WIDTH - len(indent), break_long_words=False)
+            lines = [line.replace(nbsp, " ") for line in lines] or [""]
+            click.echo(f"    {name:<{width}}  {lines[0]}")
+            for more in lines[1:]:
+                click.echo(indent + more)
 
 
 if __name__ == "__main__":  # pragma: no cover

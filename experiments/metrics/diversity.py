@@ -68,7 +68,7 @@ def slate_diversity(events: pd.DataFrame, item_topics: np.ndarray) -> np.ndarray
     return 1.0 - mean_cos
 
 
-@metric("intra_list_diversity", FAMILY)
+@metric("intra_list_diversity", FAMILY, unit="[0, 1]")
 def intra_list_diversity(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean over feed slates of the mean pairwise 1 − cosine of item topic vectors."""
     if context.item_topics is None:
@@ -108,7 +108,7 @@ def calibration_per_user(
     return pd.Series(kl, index=pd.Index(users[ok], name="user_id"))
 
 
-@metric("calibration_kl", FAMILY)
+@metric("calibration_kl", FAMILY, unit="nats")
 def calibration_kl(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean over users of KL(past clicked topic mix ‖ smoothed recommended topic mix), nats."""
     history = context.history
@@ -149,7 +149,7 @@ def welfare_per_click(events: pd.DataFrame, context: MetricContext) -> pd.DataFr
     return pd.DataFrame({"user_id": users, "utility": utility})
 
 
-@metric("welfare", FAMILY)
+@metric("welfare", FAMILY, unit="utility")
 def welfare(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean true utility (affinity + quality terms) of the consumed items."""
     per_click = welfare_per_click(events, context)

@@ -94,7 +94,7 @@ def mean_pairwise_jaccard(
     return float((shared / union).mean())
 
 
-@metric("homogenisation_jaccard", FAMILY)
+@metric("homogenisation_jaccard", FAMILY, unit="[0, 1]")
 def homogenisation_jaccard(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean Jaccard similarity of the episode's consumed-item sets over user pairs."""
     clicked = clicked_mask(events)
@@ -138,7 +138,7 @@ def mean_pairwise_overlap(users: np.ndarray, items: np.ndarray) -> float:
     return float(((total**2).sum() - (shares**2).sum()) / (m * (m - 1)))
 
 
-@metric("homogenisation_overlap", FAMILY)
+@metric("homogenisation_overlap", FAMILY, unit="[0, 1]")
 def homogenisation_overlap(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean over user pairs of the chance that a consumption of each is the same item."""
     clicked = clicked_mask(events)
