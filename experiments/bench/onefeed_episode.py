@@ -48,9 +48,8 @@ def run_one(
     rows = []
     with threadpool_limits(limits=1, user_api="blas"):
         c = time.process_time()
-        world = build_world(
-            scenario.world, scenario.seed, make_policy(scenario.policy.name, **scenario.policy.params)
-        )
+        policy = make_policy(scenario.policy.name, **scenario.policy.params)
+        world = build_world(scenario.world, scenario.seed, policy)
         build_cpu = time.process_time() - c
         for episode in range(episodes):
             c = time.process_time()
