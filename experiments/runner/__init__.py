@@ -2,10 +2,12 @@
 
 The public names::
 
-    from experiments.runner import run_scenario, plan_compare, run_pairs
+    from experiments.runner import run_scenario, resume_run, plan_compare, run_pairs
 
 Layout: :mod:`~experiments.runner.run` (the episode loop of one run),
 :mod:`~experiments.runner.run_dir` (the run directory, manifest and reuse check),
+:mod:`~experiments.runner.checkpoint` (checkpoints between episodes, for resuming),
+:mod:`~experiments.runner.ray_backend` (pairs as Ray tasks; optional extra ``ray``),
 :mod:`~experiments.runner.progress` (the progress bar),
 :mod:`~experiments.runner.compare` (planning and executing (policy, seed) pairs) and
 :mod:`~experiments.runner.evaluate` (gymnasium-style evaluation of an agent; imported
@@ -24,7 +26,7 @@ from experiments.runner.compare import (
     run_pair,
     run_pairs,
 )
-from experiments.runner.run import RunResult, run_scenario
+from experiments.runner.run import RunResult, resume_run, run_scenario
 from experiments.runner.run_dir import Manifest, RunDir, default_run_dir, is_reusable_run
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "parse_policies",
     "parse_seeds",
     "plan_compare",
+    "resume_run",
     "run_pair",
     "run_pairs",
     "run_scenario",
