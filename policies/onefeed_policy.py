@@ -282,6 +282,14 @@ class OneFeedPolicy(Policy):
         """:meth:`~policies.onefeed_search_page.SearchPage.predict_success` for the chooser."""
         return self.search.predict_success(users, texts, self.context.search, self._search_inputs())
 
+    def serving_state(self) -> list:
+        """The features of the search results ranked since the last update."""
+        return self.search.remembered()
+
+    def merge_serving_states(self, states: list) -> None:
+        """Adopt the ranked search results of replicas (the order does not matter)."""
+        self.search.adopt([part for state in states if state for part in state])
+
     # ----------------------------------------------------------------- learning
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         self._inputs = None
