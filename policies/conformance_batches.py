@@ -11,6 +11,7 @@ request itself would have. Both are checked here for :func:`policies.conformance
 from __future__ import annotations
 
 import copy
+import pickle
 from collections.abc import Callable
 from typing import Any
 
@@ -97,9 +98,10 @@ def check_replicas(policy: Policy, batches: list[Any], log: pd.DataFrame, fail: 
     """Replicas that served the requests between them, merged, learn what one policy learns.
 
     One copy answers every batch whole and updates on ``log``; two replicas of another
-    copy answer the first and the second half of each batch, the copy adopts their
-    :meth:`~policies.base.Policy.serving_state` (``merge_serving_states``) and updates on
-    ``log``. Both must then answer the same requests identically.
+    copy (unpickled from it, as workers receive it) answer the first and the second half
+    of each batch, the copy adopts their :meth:`~policies.base.Policy.serving_state`
+    (``merge_serving_states``) and updates on ``log``. Both must then answer the same
+    requests identically.
 
     Args:
         policy: A bound policy before its update (copied, not changed).
@@ -108,7 +110,12 @@ def check_replicas(policy: Policy, batches: list[Any], log: pd.DataFrame, fail: 
         fail: Raises the conformance error.
     """
     single, merged = copy.deepcopy(policy), copy.deepcopy(policy)
-    halves = [copy.deepcopy(merged), copy.deepcopy(merged)]
+    # Replicas travel to their workers pickled, as in a sharded run.
+    try:
+        data = pickle.dumps(merged, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, AttributeError, TypeError) as exc:
+        fail("picklable", f"a bound policy must pickle (shards, checkpoints): {exc}")
+    halves = [pickle.loads(data), pickle.loads(data)]
     for batch in batches:
         _answers(single, batch)
         cut = len(batch) // 2

@@ -634,7 +634,10 @@ def _carry_features(
 
 
 def _variant(name: str, **defaults: Any) -> type[OneFeedPolicy]:
-    cls = type(name.title().replace("-", ""), (OneFeedPolicy,), {"variant": defaults})
+    # Named as its module attribute below (e.g. OneFeedNoQuery), so that pickle finds
+    # the class: checkpoints and the workers of sharded runs carry bound policies.
+    cls_name = "OneFeed" + name.removeprefix("onefeed").title().replace("-", "")
+    cls = type(cls_name, (OneFeedPolicy,), {"variant": defaults, "__module__": __name__})
     cls.__doc__ = f"OneFeed ablation {name!r}: defaults {defaults}."
     return register_policy(name)(cls)
 

@@ -72,7 +72,7 @@ class EpisodeShards:
         self._ray: Any = None
         self._remote: Any = None
         if backend == "ray":
-            from experiments.runner.ray_backend import connect
+            from experiments.runner.ray_connect import connect
 
             self._ray = connect(address)
             self._remote = self._ray.remote(num_cpus=1, max_retries=0)(simulate_slice)

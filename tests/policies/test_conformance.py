@@ -94,6 +94,21 @@ class Forgetful(Policy):
         self.learnt = self.served
 
 
+class Unpicklable(Policy):
+    """Holds a lambda: copies fine, but cannot travel to a shard's worker."""
+
+    name = "unpicklable"
+
+    def bind(self, context):
+        super().bind(context)
+        self.scorer = lambda items: -items
+
+    def recommend(self, batch):
+        pool = np.flatnonzero(self.context.catalog.available)
+        picks = pool[np.argsort(self.scorer(pool), kind="stable")[: batch.slate_size]]
+        return FeedResponse(slates=np.tile(picks, (len(batch), 1)))
+
+
 class Mutating(Policy):
     name = "mutating"
 
@@ -112,6 +127,7 @@ class Mutating(Policy):
         (lambda w: Mutating(), "inputs not mutated"),
         (lambda w: BatchRandom(), "batch-independent serving"),
         (lambda w: Forgetful(), "replicas merge their serving state"),
+        (lambda w: Unpicklable(), "picklable"),
     ],
 )
 def test_broken_policies_are_caught_by_name(make, check):
