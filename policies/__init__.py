@@ -2,7 +2,9 @@
 
 # Importing the modules registers their policies.
 from policies import baselines as _baselines  # noqa: F401
+from policies import bpr as _bpr  # noqa: F401
 from policies import collaborative as _collaborative  # noqa: F401
+from policies import content as _content  # noqa: F401
 from policies import exploration as _exploration  # noqa: F401
 from policies import onefeed_policy as _onefeed_policy  # noqa: F401
 from policies import oracle as _oracle  # noqa: F401

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from sim.events import Provenance
 from sim.types import (
     CatalogView,
     FeedBatch,
@@ -31,6 +32,10 @@ class Policy:
 
     #: Registry name, set by :func:`policies.registry.register_policy`.
     name: str = "policy"
+    #: The provenance codes (:class:`sim.events.Provenance`) the policy declares for the
+    #: items it serves; the serving layer rejects any other (``None``: not declared,
+    #: any code accepted).
+    sources: tuple[Provenance, ...] | None = None
 
     def bind(self, context: PolicyContext) -> None:
         """Attach the policy to a world before the first request."""

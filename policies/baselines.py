@@ -44,6 +44,8 @@ def sample_distinct(rng: np.random.Generator, pool: np.ndarray, n_rows: int, k: 
 class RandomPolicy(Policy):
     """Serves uniformly random distinct available items; learns nothing."""
 
+    sources = (Provenance.EXPLORATION,)
+
     def bind(self, context: PolicyContext) -> None:  # noqa: D102
         super().bind(context)
         self._pool = np.flatnonzero(context.catalog.available)
@@ -71,6 +73,8 @@ class PopularityPolicy(Policy):
         window_episodes: How many past episodes of clicks to count (>= 1).
         n_top_queries: Size of the pool of successful queries kept for suggestions.
     """
+
+    sources = (Provenance.RETRIEVAL,)
 
     def __init__(self, window_episodes: int = 3, n_top_queries: int = 50) -> None:
         if window_episodes < 1:

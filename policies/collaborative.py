@@ -21,14 +21,16 @@ from policies.registry import register_policy
 from sim.events import Provenance
 from sim.types import CatalogView, FeedBatch, FeedResponse
 
-__all__ = ["ItemKNNPolicy", "MatrixFactorisationPolicy", "implicit_als"]
+__all__ = ["HistoryPolicy", "ItemKNNPolicy", "MatrixFactorisationPolicy", "implicit_als"]
 
 
-class _HistoryPolicy(Policy):
-    """Shared plumbing: history, popularity prior, masking and slate selection."""
+class HistoryPolicy(Policy):
+    """Shared plumbing of score-based policies: history, popularity prior, masking, slates."""
 
     #: Weight of the popularity prior added to the model score (breaks cold-start ties).
     popularity_weight = 1e-3
+    #: Provenance declared for every served item.
+    origin: Provenance = Provenance.RETRIEVAL
 
     def __init__(
         self,
@@ -44,13 +46,14 @@ class _HistoryPolicy(Policy):
         self.retrain = bool(retrain)
         self.fit_episodes = int(fit_episodes)
         self._fits = 0
+        self.sources = (self.origin,)
 
-    def bind(self, context: PolicyContext) -> None:
+    def bind(self, context: PolicyContext) -> None:  # noqa: D102
         super().bind(context)
         self.history = InteractionHistory(context.n_users, context.catalog.n_items, self.decay)
         self._popularity = np.zeros(context.catalog.n_items)
 
-    def on_catalog_change(self, catalog: CatalogView) -> None:
+    def on_catalog_change(self, catalog: CatalogView) -> None:  # noqa: D102
         super().on_catalog_change(catalog)
         self.history.resize(catalog.n_items)
         self._popularity = np.pad(self._popularity, (0, catalog.n_items - self._popularity.size))
@@ -63,7 +66,7 @@ class _HistoryPolicy(Policy):
         """Shape ``(n, n_items)`` model scores for the users (override)."""
         raise NotImplementedError
 
-    def recommend(self, batch: FeedBatch) -> FeedResponse:
+    def recommend(self, batch: FeedBatch) -> FeedResponse:  # noqa: D102
         scores = self._model_scores(batch.user_ids)
         pop = self._popularity / max(self._popularity.max(), 1.0)
         scores = scores + self.popularity_weight * pop[None, :]
@@ -74,10 +77,10 @@ class _HistoryPolicy(Policy):
             keep = servable[seen.row] >= batch.slate_size  # never starve a row
             scores[seen.row[keep], seen.col[keep]] = -np.inf
         slates = top_k_slates(scores, batch.slate_size, batch.page)
-        origin = np.full(slates.shape, int(Provenance.RETRIEVAL), dtype=np.int8)
+        origin = np.full(slates.shape, int(self.origin), dtype=np.int8)
         return FeedResponse(slates=slates, origin=origin)
 
-    def update(self, events: pd.DataFrame) -> None:
+    def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         self.history.add_episode(events)
         self._popularity = np.asarray(self.history.matrix.sum(axis=0)).ravel()
         if self.retrain or self._fits < self.fit_episodes:
@@ -89,7 +92,7 @@ class _HistoryPolicy(Policy):
 
 
 @register_policy("itemknn")
-class ItemKNNPolicy(_HistoryPolicy):
+class ItemKNNPolicy(HistoryPolicy):
     """Item co-occurrence kNN: score(u, i) = Σ_j x_uj · sim(j, i) over the top-k neighbours.
 
     ``sim`` is the cosine similarity of item columns of the decayed click matrix,
@@ -220,7 +223,7 @@ def _als_half_step(rows: sp.csr_matrix, fixed: np.ndarray, alpha: float, reg: fl
 
 
 @register_policy("mf")
-class MatrixFactorisationPolicy(_HistoryPolicy):
+class MatrixFactorisationPolicy(HistoryPolicy):
     """Implicit-feedback matrix factorisation (ALS), retrained after every episode.
 
     Args:

@@ -167,7 +167,9 @@ def check_policy(policy: Policy, world: Any, *, n_requests: int = 16) -> None:
             if not _same(feed, feed_before):
                 fail("inputs not mutated", f"recommend() changed its FeedBatch ({stage})")
             try:
-                slates, _ = validate_feed(name, feed, response, view.available)
+                slates, _ = validate_feed(
+                    name, feed, response, view.available, getattr(twin, "sources", None)
+                )
             except Exception as error:
                 fail("feed slates", f"{error} ({stage})")
             answers.append(slates)

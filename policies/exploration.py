@@ -41,6 +41,10 @@ class EpsilonGreedyPolicy(Policy):
             raise ValueError("epsilon-greedy cannot wrap itself")
         self.epsilon = float(epsilon)
         self.base = make_policy(base, **(base_params or {}))
+        declared = self.base.sources
+        self.sources = (
+            None if declared is None else (*dict.fromkeys((*declared, Provenance.EXPLORATION)),)
+        )
 
     def bind(self, context: PolicyContext) -> None:  # noqa: D102
         super().bind(context)

@@ -15,8 +15,17 @@ class OneFeedPolicyConfig:
     """Options of the OneFeed policy (scenario ``policy.params``).
 
     Attributes:
+        use_model: Use the generative model at all: SID beam candidates, its ranking
+            features (state-item score, SID log-probability, aligned intent), the query
+            head's queries and the aligned features of the search page. False keeps the
+            rest of the serving stack (content and popular candidates, expansion by
+            profile-word queries, the learnt rankers, the statistics) without it.
         use_queries: Generate queries for candidate expansion and suggestions.
-        self_enhance: Retrain on the feedback after every episode (False: frozen).
+        self_enhance: Retrain the model on the feedback to its own outputs after every
+            episode (False: the model stays as first fitted).
+        freeze_scaffolding: After the first fit, also stop learning everything around
+            the model: the feed and search rankers, the item, search and query
+            statistics (with ``self_enhance`` False: the fully frozen policy).
         rebuild_sids_every: Refit (new semantic IDs) every N episodes; 0 = never.
         min_fit_clicks: Positive events needed before the first fit.
         n_queries: Generated queries per user (suggestions and expansion).
@@ -57,8 +66,10 @@ class OneFeedPolicyConfig:
         model: Overrides of :class:`onefeed.OneFeedConfig` fields.
     """
 
+    use_model: bool = True
     use_queries: bool = True
     self_enhance: bool = True
+    freeze_scaffolding: bool = False
     rebuild_sids_every: int = 0
     min_fit_clicks: int = 50
     n_queries: int = 3

@@ -2,15 +2,19 @@
 
 Reported after every update: codebook usage entropy and collapse per SID level,
 collision rate, distinct-n of the generated queries, the shift of the training-label
-distribution between self-enhancement rounds, SID stability across rebuilds, and the
-held-out quality of the SID–query alignment on the episode's search clicks.
+distribution between self-enhancement rounds, SID stability across rebuilds, the
+held-out quality of the SID–query alignment on the episode's search clicks, the learnt
+weights of the feed and search rankers, and the candidate sources of the prepared lists.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from onefeed import FeedbackLog, OneFeedModel
+from sim.events import Provenance
 
 __all__ = ["HealthTracker", "adjusted_rand_index", "distinct_n", "js_divergence_bits"]
 
@@ -112,6 +116,39 @@ class HealthTracker:
         flat = [q for row in queries for q in row]
         self._values["query_distinct_1"] = distinct_n(flat, 1)
         self._values["query_distinct_2"] = distinct_n(flat, 2)
+
+    def record_rankers(self, feed: Any, search: Any) -> None:
+        """The learnt weights of the feed and search rankers.
+
+        ``ranker_w_<feature>``, ``ranker_intercept`` and ``ranker_fits`` for the feed
+        ranker; ``search_w_<feature>`` etc. for the search page's click model.
+        """
+        from policies.onefeed_ranker import FEATURES
+        from policies.onefeed_search import SEARCH_FEATURES
+
+        pairs = (("ranker", feed, FEATURES), ("search", search, SEARCH_FEATURES))
+        for prefix, ranker, names in pairs:
+            for name, weight in zip(names, ranker.weights, strict=True):
+                self._values[f"{prefix}_w_{name}"] = float(weight)
+            self._values[f"{prefix}_intercept"] = float(ranker.intercept)
+            self._values[f"{prefix}_fits"] = float(ranker.n_fits)
+
+    def record_sources(self, origin: np.ndarray, also_content: np.ndarray) -> None:
+        """Shares of the prepared lists' items by source, and the overlap of sources.
+
+        Args:
+            origin: Shape ``(n_users, L)`` provenance codes of the prepared lists.
+            also_content: Shape ``(n_users, L)`` whether each item was also among the
+                user's content (title-profile) candidates.
+        """
+        total = max(origin.size, 1)
+        for code in (Provenance.SID_BEAM, Provenance.QUERY_EXPANSION, Provenance.CONTENT,
+                     Provenance.POPULAR):  # fmt: skip
+            self._values[f"list_share_{code.name.lower()}"] = float((origin == code).sum() / total)
+        generated = origin == int(Provenance.SID_BEAM)
+        self._values["sid_beam_also_content"] = (
+            float(also_content[generated].mean()) if generated.any() else float("nan")
+        )
 
     def snapshot(self) -> dict[str, float]:
         """The latest values."""

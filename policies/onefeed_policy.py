@@ -16,9 +16,12 @@ learns between episodes only):
 2. Prepare every user's ranked list (vectorised over users): candidates = constrained
    SID beam search ∪ items found by the user's generated queries through the search
    engine (search-based expansion) ∪ the items nearest the title profile ∪ recent
-   popular items. Ranking stage: a linear click model over the profile cosine, the
-   item prior (log recent clicks; logit of the smoothed click rate among examined
-   impressions), the model's state-item score, the SID log-probability, an
+   popular items. Every item carries the source that produced it (its provenance in
+   the log: ``sid_beam``, ``query_expansion``, ``content``, ``popular``; an item found
+   by several sources is credited to the first of that order, so the generative
+   sources get the items they generated). Ranking stage: a linear click model over the
+   profile cosine, the item prior (log recent clicks; logit of the smoothed click rate
+   among examined impressions), the model's state-item score, the SID log-probability, an
    expansion flag and the aligned intent cosine (model, SID and intent scores z-scored
    per user; :class:`~policies.onefeed_ranker.LearnedRanker`), starting from the
    ``*_weight`` options and refitted on the examined click/skip feedback after every
@@ -38,11 +41,16 @@ learns between episodes only):
    item in the feed, refitted after every episode as a cascade click model on the
    logged search results (:mod:`policies.onefeed_search`); consumed items go last.
 
-Ablations: ``onefeed-no-query`` (SID head only: no expansion, no suggestions, query loss
-off), ``onefeed-no-align`` (alignment loss off, so the aligned query score is
-uninformative), ``onefeed-frozen`` (fitted once on the first logged episode(s); model
-parameters and item statistics never change afterwards; it still reads users' new
-behaviour into their states and profiles).
+Ablations, each changing one thing: ``onefeed-no-query`` (SID head only: no expansion,
+no suggestions, query loss off), ``onefeed-no-align`` (alignment loss off, so the
+aligned query score is uninformative), ``onefeed-frozen-model`` (the generative model
+is fitted once and never retrained; the rankers and statistics keep learning),
+``onefeed-no-model`` (the same serving stack without the generative model: content and
+popular candidates, expansion by profile-word queries, the learnt rankers),
+``onefeed-frozen`` (fitted once on the first logged episode(s); model parameters, the
+rankers and item statistics never change afterwards; it still reads users' new
+behaviour into their states and profiles). The learnt ranker weights are reported
+every episode with the health metrics (``ranker_w_<feature>``, ``search_w_<feature>``).
 """
 
 from __future__ import annotations
@@ -71,7 +79,13 @@ from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, Suggest
 
 __all__ = ["OneFeedPolicy", "OneFeedPolicyConfig"]
 
-_GENERATED = ("retrieval", "search_expansion")
+#: Provenance (as logged) of the items the generative model produced: the feedback to
+#: them is what self-enhancement trains on.
+_GENERATED = ("sid_beam", "query_expansion")
+#: Candidate sources in priority order: an item from several sources is credited to
+#: the first (a generated item stays generated when the scaffolding also found it).
+_SOURCES = (Provenance.SID_BEAM, Provenance.QUERY_EXPANSION, Provenance.CONTENT,
+            Provenance.POPULAR)  # fmt: skip
 
 
 class OneFeedPolicy(Policy):
@@ -83,12 +97,17 @@ class OneFeedPolicy(Policy):
 
     #: Defaults of this registered variant (ablations override them).
     variant: ClassVar[dict[str, Any]] = {}
+    #: Provenance codes this policy declares (validated by the serving layer).
+    sources = _SOURCES
 
     def __init__(self, **options: Any) -> None:
         merged = {**self.variant, **options}
         model_opts = {**self.variant.get("model", {}), **options.get("model", {})}
         self.options = OneFeedPolicyConfig(**{**merged, "model": model_opts})
         self.model: OneFeedModel | None = None
+        #: Whether lists are prepared from learnt state (after the first fit, or for
+        #: the policy without a model once it has enough feedback).
+        self._ready = False
         self.health = HealthTracker()
         self._episodes_seen = 0
         self._served: ServedLists | None = None
@@ -188,7 +207,7 @@ class OneFeedPolicy(Policy):
         n_users = self.context.n_users
         consumed, recent = self.histories.consumed, self.histories.sequences
         out_items = np.empty((n_users, length), dtype=np.int64)
-        out_origin = np.full((n_users, length), int(Provenance.UNKNOWN), dtype=np.int8)
+        out_origin = np.full((n_users, length), int(Provenance.POPULAR), dtype=np.int8)
         out_query = np.full((n_users, length), -1, dtype=np.int64)
         for user in range(n_users):
             row = items[user]
@@ -229,15 +248,17 @@ class OneFeedPolicy(Policy):
         return [list(self._served.queries[int(u)][:k]) for u in batch.user_ids]
 
     def rank_search(self, batch: SearchBatch) -> np.ndarray:  # noqa: D102
-        if self.model is None or len(batch) == 0:
+        if not self._ready or len(batch) == 0:
             return batch.candidates
         return self.search.rank(batch, self._search_inputs())
 
     def _search_inputs(self) -> SearchInputs:
-        """The state the search page reads (only once the model is fitted).
+        """The state the search page reads (only once lists are prepared from learnt state).
 
         Built on first use after each change of its parts (an update, a catalogue
         change, new user states), then shared by every search batch of the episode.
+        Without a model, its item vectors, user states and aligned embeddings are
+        zeros (their features are 0 for every result).
         """
         if self._inputs is None:
             popularity, quality = self._item_prior_parts()
@@ -257,7 +278,9 @@ class OneFeedPolicy(Policy):
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         self._inputs = None
         opts = self.options
-        frozen = self.model is not None and not opts.self_enhance
+        # After the first fit: the model learns only with self-enhancement, the rest
+        # (rankers, item/search/query statistics) unless the scaffolding is frozen.
+        frozen = self._ready and opts.freeze_scaffolding
         if self.model is not None:
             scores = SearchPage.alignment_mrr(
                 events, self._sid_aligned, self._query_chooser().text_vectors
@@ -303,9 +326,13 @@ class OneFeedPolicy(Policy):
         self.histories.add_episode(events, encode, opts.long_dwell_s)
         self._episodes_seen += 1
         sequences = self.histories.sequences
-        if self.model is None:
+        if not self._ready:
             if sum(len(s.positive_items()) for s in sequences) >= opts.min_fit_clicks:
-                self._fit(sequences, stage="fit")
+                if opts.use_model:
+                    self._fit(sequences, stage="fit")
+                self._ready = True
+        elif self.model is None:
+            pass  # no generative model to retrain
         elif opts.rebuild_sids_every and self._episodes_seen % opts.rebuild_sids_every == 0:
             if opts.self_enhance:
                 old_codes = self.model.sids.codes.copy()
@@ -316,10 +343,11 @@ class OneFeedPolicy(Policy):
             self.model.self_enhance(feedback, replay=replay, epochs=opts.enhance_epochs, ignore=0.0)
             self.health.record_labels(feedback, self.model.sids.codes)
         self._cursor[:] = 0
-        if self.model is None:
-            self._fallback_lists()
-        else:
+        if self._ready:
             self._prepare_lists()
+        else:
+            self._fallback_lists()
+        self.health.record_rankers(self.ranker, self.search.ranker)
 
     def _encode(self, text: str) -> np.ndarray:
         """Model-vocabulary ids of ``text`` (distinct, in order), with a cached index."""
@@ -356,7 +384,8 @@ class OneFeedPolicy(Policy):
         The model's item tables cover the catalogue of its last fit; behaviour on later
         items keeps its event type but reads as "no item" until the next rebuild.
         """
-        assert self.model is not None
+        if self.model is None:
+            return sequences
         n = self.model.n_items
         return [
             s if not (s.items >= n).any()
@@ -411,45 +440,59 @@ class OneFeedPolicy(Policy):
         self.health.record_fit(model)
 
     def _prepare_lists(self) -> None:
-        """Candidate generation, expansion and ranking for every user (vectorised)."""
+        """Candidate generation, expansion and ranking for every user (vectorised).
+
+        Without a model (``use_model`` False) the SID candidates and the model's
+        features (state-item score, SID log-probability, aligned intent) are absent
+        (features 0) and queries come from the title profiles and the query log only.
+        """
         model, opts = self.model, self.options
-        assert model is not None
         n_users, n_items = self.context.n_users, self.context.catalog.n_items
         histories = self._known_to_model(self.histories.sequences)
-        self._item_vecs = item_vectors(model.params, model.sids.codes)
-        self._states = model.user_states(histories)
-        sid_items, feats = model.candidate_features(histories, opts.beam, exclude_history=True)
-        # Ranking-stage features over every item: the model's state-item score, the
-        # user's title-profile affinity, and log-popularity of recent clicks.
-        lp = np.full((n_users, n_items), np.nan)
-        m = min(n_items, model.n_items)
-        logits = self._states @ self._item_vecs.T + model.params["rank.bias"]
-        lp[:, :m] = log_softmax(logits)[:, :m]
         affinity = self.content.affinity()
         popularity, quality = self._item_prior_parts()
-        model_z = np.nan_to_num(standardise_rows(lp))
-        candidate = np.zeros((n_users, n_items), dtype=bool)
         rows = np.arange(n_users)[:, None]
-        ok = (sid_items >= 0) & (sid_items < n_items)
-        sid_rows = np.broadcast_to(rows, sid_items.shape)[ok]
-        candidate[sid_rows, sid_items[ok]] = True
-        sid_z = np.nan_to_num(standardise_rows(np.where(ok, feats["sid"], np.nan)))
+        source = np.zeros((n_users, n_items), dtype=np.int8)  # 0: not a candidate
+        model_z = np.zeros((n_users, n_items))
         sid_feature = np.zeros((n_users, n_items))
-        sid_feature[sid_rows, sid_items[ok]] = sid_z[ok]
-        k = min(opts.content_candidates, n_items)
-        candidate[rows, np.argpartition(-affinity, k - 1, axis=1)[:, :k]] = True
-        candidate[:, self._popular()[: opts.popular_candidates]] = True
-        queries: list[list[str]] = [[] for _ in range(n_users)]
         intent = np.zeros((n_users, n_items))
+        m = 0
+        if model is not None:
+            self._item_vecs = item_vectors(model.params, model.sids.codes)
+            self._states = model.user_states(histories)
+            sid_items, feats = model.candidate_features(histories, opts.beam, exclude_history=True)
+            # Ranking-stage features over every item: the model's state-item score.
+            lp = np.full((n_users, n_items), np.nan)
+            m = min(n_items, model.n_items)
+            logits = self._states @ self._item_vecs.T + model.params["rank.bias"]
+            lp[:, :m] = log_softmax(logits)[:, :m]
+            model_z = np.nan_to_num(standardise_rows(lp))
+            ok = (sid_items >= 0) & (sid_items < n_items)
+            sid_rows = np.broadcast_to(rows, sid_items.shape)[ok]
+            source[sid_rows, sid_items[ok]] = int(Provenance.SID_BEAM)
+            sid_z = np.nan_to_num(standardise_rows(np.where(ok, feats["sid"], np.nan)))
+            sid_feature[sid_rows, sid_items[ok]] = sid_z[ok]
+            self._sid_aligned = self._query_chooser().sid_vectors()
+        else:
+            self._item_vecs = np.zeros((n_items, 1))
+            self._states = np.zeros((n_users, 1))
+            self._sid_aligned = np.zeros((n_items, 1))
+        # Lower-priority sources only claim items no earlier source produced.
+        k = min(opts.content_candidates, n_items)
+        content = np.zeros((n_users, n_items), dtype=bool)
+        content[rows, np.argpartition(-affinity, k - 1, axis=1)[:, :k]] = True
+        popular = np.zeros(n_items, dtype=bool)
+        popular[self._popular()[: opts.popular_candidates]] = True
+        queries: list[list[str]] = [[] for _ in range(n_users)]
         expansion = np.zeros((n_users, n_items), dtype=bool)
         query_of_item = np.full((n_users, n_items), -1, dtype=np.int64)
-        self._sid_aligned = self._query_chooser().sid_vectors()
         self._inputs = None
         if opts.use_queries:
             chooser = self._query_chooser()
             queries = chooser.choose(histories)
-            aligned = standardise_rows(chooser.intent_item_scores(queries))
-            intent[:, :m] = np.nan_to_num(aligned)[:, :m]
+            if model is not None:
+                aligned = standardise_rows(chooser.intent_item_scores(queries))
+                intent[:, :m] = np.nan_to_num(aligned)[:, :m]
             flat = [q for row in queries for q in row]
             owner = np.repeat(np.arange(n_users), [len(row) for row in queries])
             index_in_row = np.concatenate([np.arange(len(r)) for r in queries] or [np.zeros(0)])
@@ -462,7 +505,12 @@ class OneFeedPolicy(Policy):
                 # Assign in reverse so the first query that found an item is credited.
                 query_of_item[who[hit][::-1], found[hit][::-1]] = qi[hit][::-1]
                 expansion[who[hit], found[hit]] = True
-                candidate |= expansion
+        for code, mask in (
+            (Provenance.QUERY_EXPANSION, expansion),
+            (Provenance.CONTENT, content),
+            (Provenance.POPULAR, np.broadcast_to(popular, (n_users, n_items))),
+        ):
+            source[(source == 0) & mask] = int(code)
         features = [
             affinity,
             popularity[None, :],
@@ -473,7 +521,7 @@ class OneFeedPolicy(Policy):
             intent,
         ]
         available = self.context.catalog.available[None, :]
-        score = np.where(candidate & available, self.ranker.score(features), -np.inf)
+        score = np.where((source > 0) & available, self.ranker.score(features), -np.inf)
         width = min(n_items, opts.list_len + opts.history_len)
         top = np.argpartition(-score, width - 1, axis=1)[:, :width]
         top_score = np.take_along_axis(score, top, 1)
@@ -481,16 +529,17 @@ class OneFeedPolicy(Policy):
         top = np.take_along_axis(top, order, 1)
         top = np.where(np.isfinite(np.take_along_axis(top_score, order, 1)), top, -1)
         ci = np.clip(top, 0, None)
-        is_exp = np.take_along_axis(expansion, ci, 1) & (top >= 0)
-        origin = np.where(is_exp, int(Provenance.SEARCH_EXPANSION), int(Provenance.RETRIEVAL))
+        origin = np.where(top >= 0, np.take_along_axis(source, ci, 1), 0).astype(np.int8)
+        is_exp = origin == int(Provenance.QUERY_EXPANSION)
         query_of = np.where(is_exp, np.take_along_axis(query_of_item, ci, 1), -1)
-        self._served = self._finalise(top, origin.astype(np.int8), query_of, queries, histories)
+        self._served = self._finalise(top, origin, query_of, queries, histories)
         final = np.clip(self._served.items, 0, n_items - 1)
         full = [np.broadcast_to(f, (n_users, n_items)) for f in features]
         self._served_features = np.stack(
             [np.take_along_axis(f, final, 1) for f in full], axis=2
         ).astype(np.float32)
         self.health.record_queries(queries)
+        self.health.record_sources(self._served.origin, np.take_along_axis(content, final, 1))
 
     def _item_prior_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """Z-scored ``log(1 + recent clicks)`` and click-rate logit, shape ``(n_items,)``."""
@@ -514,7 +563,6 @@ class OneFeedPolicy(Policy):
 
     def _query_chooser(self) -> QueryChooser:
         """The query selection of the current model, profiles and query statistics."""
-        assert self.model is not None
         fitted = self.search.ranker.n_fits > 0
         return QueryChooser(
             self.model, self.content, self._good_queries, self._word_outcomes, self._encode,
@@ -567,4 +615,6 @@ def _variant(name: str, **defaults: Any) -> type[OneFeedPolicy]:
 register_policy("onefeed")(OneFeedPolicy)
 OneFeedNoQuery = _variant("onefeed-no-query", use_queries=False, model={"query_weight": 0.0})
 OneFeedNoAlign = _variant("onefeed-no-align", model={"align_weight": 0.0})
-OneFeedFrozen = _variant("onefeed-frozen", self_enhance=False)
+OneFeedFrozen = _variant("onefeed-frozen", self_enhance=False, freeze_scaffolding=True)
+OneFeedFrozenModel = _variant("onefeed-frozen-model", self_enhance=False)
+OneFeedNoModel = _variant("onefeed-no-model", use_model=False)

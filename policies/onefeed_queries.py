@@ -31,7 +31,8 @@ class QueryChooser:
     """Query selection for one prepared episode.
 
     Attributes:
-        model: The fitted OneFeed model.
+        model: The fitted OneFeed model; ``None`` for the policy without a generative
+            model (no query-head candidates, no alignment score).
         content: The users' title profiles and the word space.
         good_queries: Recent typed queries that led to a search click, with weights.
         word_outcomes: Per word, decayed ``[queries, successful queries]`` of the
@@ -43,7 +44,7 @@ class QueryChooser:
             fitted) falls back to the per-word success rates of the logs.
     """
 
-    model: OneFeedModel
+    model: OneFeedModel | None
     content: ContentProfiles
     good_queries: dict[str, float]
     word_outcomes: dict[str, list[float]]
@@ -64,10 +65,13 @@ class QueryChooser:
         kept.
         """
         model, opts = self.model, self.options
-        assert model is not None
         n_users = len(histories)
         word_ids, _ = self.content.top_words(opts.n_word_candidates)
-        model_q = model.generate_queries(histories, opts.n_model_queries)
+        model_q = (
+            model.generate_queries(histories, opts.n_model_queries)
+            if model is not None
+            else [[] for _ in range(n_users)]
+        )
         popular = sorted(self.good_queries, key=lambda q: (-self.good_queries[q], q))
         popular = popular[: opts.n_queries]
         words, wv = self.content.words, self.content.word_vecs
@@ -91,7 +95,11 @@ class QueryChooser:
         match = np.full((n_users, width), np.nan)
         for u, c in enumerate(cands):
             match[u, : len(c)] = np.stack([qvec[q] for q in c]) @ profiles[u]
-        aligned = self.aligned_scores(histories, cands, width)
+        aligned = (
+            self.aligned_scores(histories, cands, width)
+            if model is not None
+            else np.full((n_users, width), np.nan)
+        )
         expected = self.expected_success(cands, width)
         score = (
             np.nan_to_num(standardise_rows(match), nan=-np.inf)
@@ -136,12 +144,18 @@ class QueryChooser:
 
     def sid_vectors(self) -> np.ndarray:
         """Shape ``(n_items, d)`` unit SID embeddings of the items in the aligned space."""
+        assert self.model is not None
         p, codes = self.model.params, self.model.sids.codes
         sid = sum(p[f"enc.C{lvl}"][codes[:, lvl]] for lvl in range(codes.shape[1])) @ p["aln.Ps"]
         return sid / np.maximum(np.linalg.norm(sid, axis=1, keepdims=True), 1e-8)
 
     def text_vectors(self, texts: list[str]) -> np.ndarray:
-        """Shape ``(len(texts), d)`` unit query-text embeddings in the aligned space."""
+        """Shape ``(len(texts), d)`` unit query-text embeddings in the aligned space.
+
+        Without a model: shape ``(len(texts), 1)`` zeros (no aligned space).
+        """
+        if self.model is None:
+            return np.zeros((len(texts), 1))
         p = self.model.params
         out = np.zeros((len(texts), p["aln.Pt"].shape[1]))
         for j, q in enumerate(texts):

@@ -39,6 +39,7 @@ class OraclePolicy(Policy):
     needs_ground_truth = True
     #: Reports label this policy as an upper bound.
     is_upper_bound = True
+    sources = (Provenance.RETRIEVAL,)
 
     def __init__(self, min_word_items: int = 10) -> None:
         if min_word_items < 1:

@@ -1,10 +1,14 @@
 """The synthetic catalogue: vocabulary, items with latent topics, quality and titles.
 
 Words are pronounceable syllable strings, deterministic per seed. The vocabulary has
-``n_topics`` topic vocabularies, one shared generic vocabulary, and one *synonym* per
-topic word: a word users may type for the topic that never occurs in any title
-(vocabulary mismatch). Titles mix topic words (topic drawn from the item's topic
-vector) with generic words, so search is informative but ambiguous.
+``n_topics`` topic vocabularies, one shared generic vocabulary, one *synonym* per
+topic word (a second surface form of it: users may type it, and titles use it with
+``title_synonym_prob``, 0 in world model v1, where synonyms never occur in titles) and
+``brand_vocab_size`` *brand* words, unrelated to topics. Titles mix topic words (topic
+drawn from the item's topic vector, or, with ``off_topic_share``, from a uniformly
+drawn topic) with generic words and, with ``brand_prob``, start with the item's brand;
+so titles are informative about an item's topics but noisy, and search is informative
+but ambiguous.
 """
 
 from __future__ import annotations
@@ -34,7 +38,8 @@ class Vocabulary:
     """All words of the world.
 
     Layout of word ids: topic ``k``'s words are ``k*W .. (k+1)*W - 1``; generic words
-    follow (``G`` of them); then the synonyms, ``syn(k*W + j) = K*W + G + k*W + j``.
+    follow (``G`` of them); then the synonyms, ``syn(k*W + j) = K*W + G + k*W + j``;
+    then the ``B`` brand words (topic -1, like generic words).
 
     Attributes:
         words: Every word string, indexed by word id.
@@ -51,6 +56,7 @@ class Vocabulary:
     words_per_topic: int
     n_generic: int
     index: dict[str, int]
+    n_brands: int = 0
 
     @property
     def generic_offset(self) -> int:
@@ -61,6 +67,11 @@ class Vocabulary:
     def synonym_offset(self) -> int:
         """Word id of the first synonym."""
         return self.generic_offset + self.n_generic
+
+    @property
+    def brand_offset(self) -> int:
+        """Word id of the first brand word."""
+        return self.synonym_offset + self.n_topics * self.words_per_topic
 
 
 def make_vocabulary(cfg: CatalogConfig, rng: np.random.Generator) -> Vocabulary:
@@ -74,7 +85,7 @@ def make_vocabulary(cfg: CatalogConfig, rng: np.random.Generator) -> Vocabulary:
         The vocabulary.
     """
     n_topic_words = cfg.n_topics * cfg.words_per_topic
-    n_words = 2 * n_topic_words + cfg.generic_vocab_size
+    n_words = 2 * n_topic_words + cfg.generic_vocab_size + cfg.brand_vocab_size
     n_syl = len(_SYLLABLES)
     length = 2
     while n_syl**length < 4 * n_words:
@@ -89,7 +100,12 @@ def make_vocabulary(cfg: CatalogConfig, rng: np.random.Generator) -> Vocabulary:
         words.append("".join(parts))
     topic_of = np.repeat(np.arange(cfg.n_topics, dtype=np.int32), cfg.words_per_topic)
     word_topic = np.concatenate(
-        [topic_of, np.full(cfg.generic_vocab_size, -1, dtype=np.int32), topic_of]
+        [
+            topic_of,
+            np.full(cfg.generic_vocab_size, -1, dtype=np.int32),
+            topic_of,
+            np.full(cfg.brand_vocab_size, -1, dtype=np.int32),
+        ]
     )
     return Vocabulary(
         words=tuple(words),
@@ -98,7 +114,27 @@ def make_vocabulary(cfg: CatalogConfig, rng: np.random.Generator) -> Vocabulary:
         words_per_topic=cfg.words_per_topic,
         n_generic=cfg.generic_vocab_size,
         index={w: i for i, w in enumerate(words)},
+        n_brands=cfg.brand_vocab_size,
     )
+
+
+def standardised_lognormal(z: np.ndarray, log_sd: float) -> np.ndarray:
+    """Map standard normal draws to a log-normal of mean 0 and standard deviation 1.
+
+    ``(exp(s z) - m) / d`` with ``m = exp(s²/2)`` and ``d = sqrt((exp(s²) - 1) exp(s²))``,
+    the mean and standard deviation of ``exp(s z)``: right-skewed (skewness 6.18 at
+    ``s = 1``), bounded below by ``-m / d`` (-0.76 at ``s = 1``).
+
+    Args:
+        z: Standard normal draws, any shape.
+        log_sd: ``s``, the standard deviation of the log.
+
+    Returns:
+        float64 array of ``z``'s shape.
+    """
+    m = np.exp(0.5 * log_sd**2)
+    d = np.sqrt((np.exp(log_sd**2) - 1.0) * np.exp(log_sd**2))
+    return (np.exp(log_sd * np.asarray(z, dtype=np.float64)) - m) / d
 
 
 def _categorical_rows(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -117,9 +153,14 @@ class Catalog:
         quality: Shape ``(n_items,)`` float32.
         created_s: Shape ``(n_items,)`` float64, seconds since the run started.
         available: Shape ``(n_items,)`` bool.
+        brand: Shape ``(n_items,)`` int32 brand word id of each item (-1 without brands).
+        observed_clicks: Shape ``(n_items,)`` float64, clicks by all users up to the end
+            of the last episode, decayed per episode (the popularity users observe, for
+            the conformity term; kept only when ``choice.conformity_weight > 0``).
         title_words: Shape ``(n_items, title_len_max)`` int32 word ids, padded with -1.
         titles: Title strings.
         vocab: The vocabulary.
+        version: Incremented whenever items arrive or retire (caches key on it).
     """
 
     def __init__(self, cfg: CatalogConfig, vocab: Vocabulary, rng: np.random.Generator) -> None:
@@ -134,9 +175,13 @@ class Catalog:
         self.vocab = vocab
         self._topic_zipf = zipf_weights(cfg.words_per_topic, cfg.word_zipf_exponent)
         self._generic_zipf = zipf_weights(cfg.generic_vocab_size, cfg.word_zipf_exponent)
+        self._brand_zipf = zipf_weights(max(cfg.brand_vocab_size, 1), cfg.word_zipf_exponent)
         self.topics = np.zeros((0, cfg.n_topics), dtype=np.float32)
         self.topic_norm = np.zeros(0, dtype=np.float32)
         self.quality = np.zeros(0, dtype=np.float32)
+        self.brand = np.zeros(0, dtype=np.int32)
+        self.observed_clicks = np.zeros(0, dtype=np.float64)
+        self._episode_clicks = np.zeros(0, dtype=np.float64)
         self.created_s = np.zeros(0, dtype=np.float64)
         self.available = np.zeros(0, dtype=bool)
         self.title_words = np.zeros((0, cfg.title_len_max), dtype=np.int32)
@@ -182,7 +227,11 @@ class Catalog:
         bad = ~np.isfinite(topics).all(axis=1) | (topics.sum(axis=1) <= 0)
         if bad.any():
             topics[bad] = np.eye(cfg.n_topics)[rng.integers(0, cfg.n_topics, bad.sum())]
-        quality = rng.normal(cfg.quality_mean, cfg.quality_sd, size=n)
+        if cfg.quality_distribution == "normal":
+            quality = rng.normal(cfg.quality_mean, cfg.quality_sd, size=n)
+        else:
+            z = standardised_lognormal(rng.standard_normal(n), cfg.quality_log_sd)
+            quality = cfg.quality_mean + cfg.quality_sd * z
         lengths = rng.integers(cfg.title_len_min, cfg.title_len_max + 1, size=n)
         lmax = cfg.title_len_max
         generic = rng.random((n, lmax)) < cfg.generic_word_share
@@ -193,14 +242,19 @@ class Catalog:
             cfg.generic_vocab_size, size=(n, lmax), p=self._generic_zipf
         )
         words = np.where(generic, generic_word, topic_word).astype(np.int32)
+        words, brand = self._noisy_text(words, topic_word, generic, n, rng)
         words[np.arange(lmax)[None, :] >= lengths[:, None]] = -1
         start = self.n_items
+        self.version = getattr(self, "version", -1) + 1
         vocab_words = self.vocab.words
         titles = [" ".join(vocab_words[i] for i in row if i >= 0) for row in words.tolist()]
         topics32 = topics.astype(np.float32)
         self.topics = np.concatenate([self.topics, topics32])
         self.topic_norm = np.concatenate([self.topic_norm, np.linalg.norm(topics32, axis=1)])
         self.quality = np.concatenate([self.quality, quality.astype(np.float32)])
+        self.brand = np.concatenate([self.brand, brand])
+        self.observed_clicks = np.concatenate([self.observed_clicks, np.zeros(n)])
+        self._episode_clicks = np.concatenate([self._episode_clicks, np.zeros(n)])
         self.created_s = np.concatenate([self.created_s, np.asarray(created_s, np.float64)])
         self.available = np.concatenate([self.available, np.ones(n, dtype=bool)])
         self.title_words = np.concatenate([self.title_words, words])
@@ -209,9 +263,63 @@ class Catalog:
             self._refresh_vocabulary()
         return np.arange(start, start + n, dtype=np.int32)
 
+    def _noisy_text(
+        self,
+        words: np.ndarray,
+        topic_word: np.ndarray,
+        generic: np.ndarray,
+        n: int,
+        rng: np.random.Generator,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Off-topic words, synonyms and brands in titles (world model v2's noisy text).
+
+        Draws nothing when ``off_topic_share``, ``title_synonym_prob`` and ``brand_prob``
+        are all 0 (world model v1), so v1 catalogues are unchanged draw for draw.
+
+        Args:
+            words: Shape ``(n, L)`` word ids (generic or topic words).
+            topic_word: Shape ``(n, L)`` the topic word drawn for each slot.
+            generic: Shape ``(n, L)`` bool, slots holding a generic word.
+            n: Number of items.
+            rng: The items' stream.
+
+        Returns:
+            ``(words, brand)``: the new word ids and shape ``(n,)`` each item's brand
+            (word id, -1 without brands).
+        """
+        cfg, vocab = self.cfg, self.vocab
+        lmax, w = words.shape[1], cfg.words_per_topic
+        brand = np.full(n, -1, dtype=np.int32)
+        if cfg.off_topic_share > 0:
+            off = rng.random((n, lmax)) < cfg.off_topic_share
+            other = rng.integers(0, cfg.n_topics, size=(n, lmax)) * w + topic_word % w
+            words = np.where(off & ~generic, other, words)
+        if cfg.title_synonym_prob > 0:
+            syn = (rng.random((n, lmax)) < cfg.title_synonym_prob) & ~generic
+            words = np.where(syn, words + vocab.synonym_offset, words)
+        if cfg.brand_vocab_size > 0 and cfg.brand_prob > 0:
+            brand = (
+                vocab.brand_offset + rng.choice(cfg.brand_vocab_size, size=n, p=self._brand_zipf)
+            ).astype(np.int32)
+            shown = rng.random(n) < cfg.brand_prob
+            words = words.copy()
+            words[shown, 1:] = words[shown, :-1]
+            words[shown, 0] = brand[shown]
+        return words.astype(np.int32), brand
+
+    def record_clicks(self, items: np.ndarray) -> None:
+        """Count clicks (feed or search) of the current episode; shape ``(n,)`` item ids."""
+        np.add.at(self._episode_clicks, np.asarray(items, dtype=np.int64), 1.0)
+
+    def close_episode(self, decay: float) -> None:
+        """Publish the episode's clicks: ``observed <- decay * observed + episode clicks``."""
+        self.observed_clicks = decay * self.observed_clicks + self._episode_clicks
+        self._episode_clicks = np.zeros_like(self._episode_clicks)
+
     def retire_items(self, items: np.ndarray) -> None:
         """Make ``items`` (shape ``(n,)`` ids) unavailable; ids and attributes are kept."""
         self.available[np.asarray(items, dtype=np.int64)] = False
+        self.version += 1
         self._refresh_vocabulary()
 
     def _refresh_vocabulary(self) -> None:

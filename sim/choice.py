@@ -9,10 +9,12 @@ import numpy as np
 
 __all__ = [
     "affinity",
+    "affinity_pairs",
     "choice_probabilities",
     "examination_probabilities",
     "sample_choice",
     "sigmoid",
+    "tempered_interests",
 ]
 
 
@@ -21,20 +23,66 @@ def examination_probabilities(slate_size: int, exponent: float) -> np.ndarray:
     return (1.0 + np.arange(slate_size, dtype=np.float64)) ** -exponent
 
 
-def affinity(interests: np.ndarray, item_topics: np.ndarray, item_norm: np.ndarray) -> np.ndarray:
-    """Cosine between each user's interests and each of their items' topic vectors.
+def tempered_interests(interests: np.ndarray, temperature: float) -> np.ndarray:
+    """Interests tempered and rescaled so the favourite topic has weight 1.
+
+    ``p_k = (I_k / max_j I_j)^(1/T)``: the dot product ``p · θ_i`` is then 1 for an item
+    entirely about the user's favourite topic and lower for any other topic or mix.
+
+    Args:
+        interests: Shape ``(n, K)`` non-negative rows (on the simplex).
+        temperature: ``T > 0``; 1 keeps the interests' proportions.
+
+    Returns:
+        Shape ``(n, K)`` float64, each row's maximum 1.
+    """
+    interests = np.asarray(interests, dtype=np.float64)
+    top = np.maximum(interests.max(axis=1, keepdims=True), 1e-300)
+    rel = interests / top
+    return rel if temperature == 1.0 else rel ** (1.0 / temperature)
+
+
+def affinity(
+    interests: np.ndarray,
+    item_topics: np.ndarray,
+    item_norm: np.ndarray,
+    mode: str = "cosine",
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """Affinity of each user for each of their items (``choice.affinity``).
+
+    ``cosine``: ``I_u·θ_i / (|I_u| |θ_i|)``. ``dot``: ``p_u·θ_i`` with ``p_u`` the
+    tempered interests of :func:`tempered_interests` — the dominant topic wins: for
+    interests ``(0.5, 0.3, 0.2)`` an item entirely of topic 0 scores 1 and an item with
+    the user's own mix ``(0.5·0.5 + 0.3·0.3 + 0.2·0.2) / 0.5 = 0.76`` (its cosine is 1).
 
     Args:
         interests: Shape ``(n, K)``.
         item_topics: Shape ``(n, S, K)``.
-        item_norm: Shape ``(n, S)`` L2 norms of ``item_topics`` rows.
+        item_norm: Shape ``(n, S)`` L2 norms of ``item_topics`` rows (``cosine`` only).
+        mode: ``"cosine"`` or ``"dot"``.
+        temperature: Temperature of the ``dot`` affinity.
 
     Returns:
         Shape ``(n, S)`` float64 in ``[0, 1]`` (both vectors are non-negative).
     """
+    if mode == "dot":
+        p = tempered_interests(interests, temperature)
+        return np.einsum("nsk,nk->ns", item_topics, p)
     dot = np.einsum("nsk,nk->ns", item_topics, interests)
     user_norm = np.linalg.norm(interests, axis=1)
     return dot / np.maximum(item_norm * user_norm[:, None], 1e-12)
+
+
+def affinity_pairs(
+    interests: np.ndarray,
+    item_topics: np.ndarray,
+    item_norm: np.ndarray,
+    mode: str = "cosine",
+    temperature: float = 1.0,
+) -> np.ndarray:
+    """:func:`affinity` of one item per user: shapes ``(n, K)``, ``(n, K)``, ``(n,)`` → ``(n,)``."""
+    return affinity(interests, item_topics[:, None, :], item_norm[:, None], mode, temperature)[:, 0]
 
 
 def choice_probabilities(

@@ -8,9 +8,12 @@ field controls is written as an equation in ``docs/user_model.md``.
 
 from __future__ import annotations
 
+from typing import Any, Literal
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
+    "V1_DEFAULTS",
     "CatalogConfig",
     "ChoiceConfig",
     "DriftConfig",
@@ -24,6 +27,27 @@ __all__ = [
     "UserConfig",
     "WorldConfig",
 ]
+
+#: The latest world model version, the default of ``WorldConfig.model_version``.
+LATEST_MODEL_VERSION = 2
+
+#: Defaults of world model version 1 that differ from version 2's (the field defaults).
+#: With ``model_version: 1`` every key listed here that a scenario does not set takes
+#: its version-1 value, which reproduces the version-1 behaviour exactly (event logs
+#: included); keys set explicitly always win, so a v2 world can switch back one
+#: change at a time, and a v1 world can take one v2 change.
+V1_DEFAULTS: dict[str, dict[str, Any]] = {
+    "catalog": {
+        "quality_distribution": "normal",
+        "off_topic_share": 0.0,
+        "title_synonym_prob": 0.0,
+        "brand_vocab_size": 0,
+        "brand_prob": 0.0,
+    },
+    "choice": {"affinity": "cosine", "affinity_weight": 4.0},
+    "drift": {"rule": "convex"},
+    "suggestions": {"result_quality_weight": 0.0},
+}
 
 
 class _Frozen(BaseModel):
@@ -44,8 +68,21 @@ class CatalogConfig(_Frozen):
         description="Dirichlet concentration of an item's topic vector (dimensionless); "
         "small values make items about one or two topics.",
     )
+    quality_distribution: Literal["normal", "lognormal"] = Field(
+        "lognormal",
+        description="Distribution of item quality (appeal): `normal`, or `lognormal`, a "
+        "right-skewed, heavy-tailed draw standardised to the same mean and standard "
+        "deviation (a few blockbusters, many middling items) (v1 default `normal`).",
+    )
+    quality_log_sd: float = Field(
+        0.5,
+        gt=0,
+        le=3,
+        description="Shape of the `lognormal` quality: standard deviation of its log "
+        "(log units); larger is heavier-tailed (skewness 1.75 at 0.5, 6.2 at 1.0).",
+    )
     quality_mean: float = Field(
-        0.0, ge=-10, le=10, description="Mean of item quality, a normal draw (utility units)."
+        0.0, ge=-10, le=10, description="Mean of item quality (utility units)."
     )
     quality_sd: float = Field(
         1.0, ge=0, le=10, description="Standard deviation of item quality (utility units)."
@@ -78,6 +115,36 @@ class CatalogConfig(_Frozen):
         le=5,
         description="Zipf exponent of word frequencies within a vocabulary (dimensionless); "
         "0 means uniform.",
+    )
+    off_topic_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Probability that a topic word of a title comes from a uniformly drawn "
+        "topic instead of the item's topic vector: off-topic words (probability) "
+        "(v1 default 0).",
+    )
+    title_synonym_prob: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Probability that a topic word is written in a title as its synonym "
+        "(the word users may also type), so one concept has two surface forms "
+        "(probability) (v1 default 0: synonyms never occur in titles).",
+    )
+    brand_vocab_size: int = Field(
+        150,
+        ge=0,
+        le=100_000,
+        description="Number of brand-like words: names unrelated to topics, each item "
+        "belonging to one brand drawn Zipf-wise (words) (v1 default 0).",
+    )
+    brand_prob: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Probability that a title starts with its item's brand word "
+        "(probability) (v1 default 0).",
     )
     new_items_rate_per_day: float = Field(
         0.0,
@@ -207,12 +274,28 @@ class ChoiceConfig(_Frozen):
     no_click_logit: float = Field(
         3.0, ge=0, le=50, description="Utility of the no-click option (utility units)."
     )
+    affinity: Literal["cosine", "dot"] = Field(
+        "dot",
+        description="User-item affinity: `dot`, the tempered dot product of interests and "
+        "item topics relative to the user's favourite topic (the dominant topic wins), "
+        "or `cosine` of the two vectors (a user prefers items whose topic mix resembles "
+        "their own) (v1 default `cosine`).",
+    )
+    affinity_temperature: float = Field(
+        1.0,
+        gt=0,
+        le=100,
+        description="Temperature of the `dot` affinity: interests are tempered to "
+        "I^(1/T) / sum(I^(1/T)) before the dot product; below 1 sharpens the preference "
+        "for the dominant topic, 1 is the plain dot product (dimensionless).",
+    )
     affinity_weight: float = Field(
-        4.0,
+        6.0,
         ge=0,
         le=100,
-        description="Weight of user-item affinity (cosine of interests and item topics) "
-        "in the utility (utility units per unit cosine).",
+        description="Weight of user-item affinity (in [0, 1], see `affinity`) in the "
+        "utility (utility units per unit affinity) (v1 default 4; the `dot` affinity "
+        "spreads less over items than the cosine, so v2 weighs it more).",
     )
     quality_weight: float = Field(
         0.5, ge=0, le=100, description="Weight of item quality in the utility (dimensionless)."
@@ -231,6 +314,22 @@ class ChoiceConfig(_Frozen):
         description="Standard deviation of each user's idiosyncratic taste for each item, "
         "a normal draw fixed for the run and added to the utility; 0 turns it off "
         "(utility units).",
+    )
+    conformity_weight: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Weight of an item's observed popularity in the utility: "
+        "w * log(1 + n_i), n_i the item's clicks by all users up to the end of the "
+        "previous episode, decayed by `conformity_decay` per episode (as a displayed view "
+        "count); 0 turns conformity off (utility units per log click).",
+    )
+    conformity_decay: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="Per-episode decay of the observed click counts of the conformity "
+        "term (fraction kept per episode).",
     )
     repeat_penalty: float = Field(
         3.0,
@@ -283,12 +382,21 @@ class SatiationConfig(_Frozen):
 class DriftConfig(_Frozen):
     """Interest drift: endogenous (towards consumption) plus an exogenous random walk."""
 
+    rule: Literal["convex", "reinforcing"] = Field(
+        "reinforcing",
+        description="Endogenous drift rule per consumed item: `reinforcing` (RecSim-style: "
+        "the log-interests move by +/- rate * topics, upwards with probability equal to "
+        "the affinity, so liked topics grow and disliked ones shrink and consumption can "
+        "sharpen interests) or `convex` (interests move a fraction `rate` towards the "
+        "item's topic vector) (v1 default `convex`).",
+    )
     endogenous_rate: float = Field(
         0.02,
         ge=0,
         le=1,
-        description="Fraction by which interests move towards a consumed item's topic "
-        "vector, per click (fraction per click).",
+        description="Endogenous drift step per click: the fraction moved towards the item "
+        "(`convex`) or the log-interest step per unit topic weight (`reinforcing`) "
+        "(fraction or log units per click).",
     )
     exogenous_sd_per_day: float = Field(
         0.05,
@@ -309,6 +417,11 @@ class DriftConfig(_Frozen):
 class IntentConfig(_Frozen):
     """Explicit intents, noisy queries, cascade examination, reformulation."""
 
+    enabled: bool = Field(
+        True,
+        description="Whether users form explicit intents and search at all; false turns "
+        "typed search off (suggested queries are set by `suggestions.n_suggestions`).",
+    )
     disappointment_gain: float = Field(
         2.0,
         ge=0,
@@ -422,6 +535,21 @@ class SuggestionConfig(_Frozen):
         description="Click utility per unit match, match being the mean over the query's "
         "words of the user's interest in each word's topic (utility units).",
     )
+    result_quality_weight: float = Field(
+        4.0,
+        ge=0,
+        le=100,
+        description="Click utility per unit expected result quality: the mean probability "
+        "that the user would click each of the engine's first `preview_k` results of the "
+        "query for the intent the click would create (utility units) (v1 default 0: "
+        "suggestion clicks ignore the results).",
+    )
+    preview_k: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Engine results whose quality the user anticipates for a suggestion (results).",
+    )
 
 
 class ServingConfig(_Frozen):
@@ -443,8 +571,19 @@ class ServingConfig(_Frozen):
 
 
 class WorldConfig(_Frozen):
-    """Root configuration of the simulated world."""
+    """Root configuration of the simulated world.
 
+    ``model_version`` selects the defaults of the world model (see :data:`V1_DEFAULTS`);
+    every version-dependent key can still be set on its own.
+    """
+
+    model_version: Literal[1, 2] = Field(
+        LATEST_MODEL_VERSION,
+        description="World model version whose defaults apply to keys not set: 2 (dot "
+        "affinity, reinforcing drift, heavy-tailed appeal, noisy multi-topic titles, "
+        "suggestion clicks that anticipate results) or 1 (the behaviour before them, "
+        "reproduced exactly).",
+    )
     catalog: CatalogConfig = Field(default_factory=CatalogConfig, description="Catalogue.")
     users: UserConfig = Field(default_factory=UserConfig, description="Population.")
     sessions: SessionConfig = Field(
@@ -467,6 +606,22 @@ class WorldConfig(_Frozen):
     episode_length_days: float = Field(
         1.0, gt=0, le=365, description="Length of one episode (days)."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _version_defaults(cls, data: Any) -> Any:
+        """Fill the keys a version-1 world does not set with their v1 defaults."""
+        if not isinstance(data, dict) or data.get("model_version", LATEST_MODEL_VERSION) != 1:
+            return data
+        data = dict(data)
+        for section, defaults in V1_DEFAULTS.items():
+            given = data.get(section, {})
+            if isinstance(given, BaseModel):
+                explicit = given.model_dump(include=given.model_fields_set)
+                data[section] = type(given).model_validate({**defaults, **explicit})
+            elif isinstance(given, dict):
+                data[section] = {**defaults, **given}
+        return data
 
     @model_validator(mode="after")
     def _check_cross_fields(self) -> WorldConfig:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.catalog import Catalog
+from sim.choice import tempered_interests
 from sim.config import WorldConfig
 from sim.population import SECONDS_PER_DAY, Population
 from sim.search_flow import search_click_probabilities
@@ -20,11 +21,13 @@ __all__ = ["GroundTruthView"]
 class GroundTruthView:
     """True expected utilities of items for users, as the choice model computes them.
 
-    ``v(u, i) = w_aff · cos(interests_u, topics_i) + w_q · quality_i
-    − w_sat · topics_i · satiation_u(t) + eps_ui − repeat_penalty · c_ui``, with
-    satiation decayed to time ``t``, ``eps_ui`` the user's fixed idiosyncratic taste for
-    the item and ``c_ui`` whether the user already consumed it
-    (``Population.user_item_utility``; both 0 by default).
+    ``v(u, i) = w_aff · a(interests_u, topics_i) + w_q · quality_i
+    − w_sat · topics_i · satiation_u(t) + w_c · log(1 + n_i) + eps_ui − repeat_penalty · c_ui``,
+    with ``a`` the world's affinity (``choice.affinity``: tempered dot product or cosine),
+    satiation decayed to time ``t``, ``n_i`` the observed click count of the conformity
+    term (``w_c = choice.conformity_weight``, 0 by default), ``eps_ui`` the user's fixed
+    idiosyncratic taste for the item and ``c_ui`` whether the user already consumed it
+    (``Population.user_item_utility``).
 
     Args:
         config: World configuration (choice weights, satiation half-life).
@@ -50,18 +53,24 @@ class GroundTruthView:
         cfg, cat, pop = self._config, self._catalog, self._population
         users = np.asarray(user_ids, dtype=np.int64)
         interests = pop.interests[users]
-        cos = (interests @ cat.topics.T.astype(np.float64)) / np.maximum(
-            np.linalg.norm(interests, axis=1)[:, None] * cat.topic_norm[None, :], 1e-12
-        )
+        choice = cfg.choice
+        if choice.affinity == "dot":
+            p = tempered_interests(interests, choice.affinity_temperature)
+            cos = p @ cat.topics.T.astype(np.float64)
+        else:
+            cos = (interests @ cat.topics.T.astype(np.float64)) / np.maximum(
+                np.linalg.norm(interests, axis=1)[:, None] * cat.topic_norm[None, :], 1e-12
+            )
         half_life_s = cfg.satiation.half_life_days * SECONDS_PER_DAY
         dt = np.maximum(time_s - pop.satiation_time_s[users], 0.0)
         satiation = pop.satiation[users] * np.exp2(-dt / half_life_s)[:, None]
-        choice = cfg.choice
         util = (
             choice.affinity_weight * cos
             + choice.quality_weight * cat.quality[None, :].astype(np.float64)
             - choice.satiation_weight * (satiation @ cat.topics.T.astype(np.float64))
         )
+        if choice.conformity_weight > 0:
+            util += choice.conformity_weight * np.log1p(cat.observed_clicks)[None, :]
         if pop.has_user_item_terms:
             util += pop.user_item_utility(users[:, None], np.arange(cat.n_items)[None, :])
         return util

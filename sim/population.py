@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.config import WorldConfig
-from sim.crn import counter_normal
+from sim.crn import counter_normal, counter_uniform
 
 __all__ = ["ConsumedPairs", "Population"]
 
@@ -143,6 +143,9 @@ class Population:
         repeat_penalty: ``choice.repeat_penalty``, subtracted from the utility of an
             item the user already consumed (:meth:`user_item_utility`).
         consumed: The consumed (user, item) pairs, kept only when ``repeat_penalty > 0``.
+        n_consumed: Shape ``(n_users,)`` int64, items consumed so far (the counter of
+            the ``reinforcing`` drift's direction draws).
+        drift_rule: ``drift.rule``, ``"convex"`` or ``"reinforcing"``.
     """
 
     def __init__(
@@ -167,6 +170,10 @@ class Population:
         if self.idiosyncratic_sd > 0 and taste_key is None:
             raise ValueError("choice.idiosyncratic_sd > 0 needs a taste_key")
         self._taste_key = taste_key
+        self.drift_rule = cfg.drift.rule
+        #: Counter-stream key of the ``reinforcing`` drift's direction draws
+        #: (``build_world`` sets the run's ``"drift/flip"`` stream key).
+        self.flip_key = np.uint64(0)
         u = cfg.users
         n, k = u.n_users, cfg.catalog.n_topics
         self.n_users = n
@@ -187,6 +194,7 @@ class Population:
         self.search_propensity = rng.beta(u.search_propensity_a, u.search_propensity_b, n)
         self.patience = rng.beta(u.patience_a, u.patience_b, n)
         self.n_sessions = np.zeros(n, dtype=np.int64)
+        self.n_consumed = np.zeros(n, dtype=np.int64)
         self.next_start_s = np.full(n, np.inf)
         self.clock_s = np.zeros(n)
         # Per-session state, reset when a session opens.
@@ -272,11 +280,22 @@ class Population:
         increment: float,
         rate: float,
         items: np.ndarray | None = None,
+        affinity: np.ndarray | None = None,
+        floor: float = 1e-4,
     ) -> None:
         """Satiation and endogenous drift after consuming one item each.
 
-        ``S_u += increment * theta_i`` and ``I_u <- (1 - rate) I_u + rate * theta_i``;
-        the change of ``I_u`` is added to ``drift_endogenous``. The pairs are recorded
+        ``S_u += increment * theta_i``, then the drift rule (``drift.rule``):
+
+        * ``convex``: ``I_u <- (1 - rate) I_u + rate * theta_i`` (renormalised);
+        * ``reinforcing`` (RecSim-style): ``I_u <- normalise(max(I_u * exp(s * rate *
+          theta_i), floor))`` with ``s = +1`` with probability ``a_ui`` (the user's
+          affinity for the item, in ``[0, 1]``) and ``-1`` otherwise: consuming a liked
+          item strengthens its topics, a disliked one weakens them, so interests can
+          sharpen. ``s`` is the counter-based uniform ``U(flip_key, u, k) < a_ui`` of
+          the user's ``k``-th consumption (policy-independent randomness).
+
+        The change of ``I_u`` is added to ``drift_endogenous``. The pairs are recorded
         in :attr:`consumed` when it is kept.
 
         Args:
@@ -286,6 +305,8 @@ class Population:
             rate: Endogenous drift rate per click.
             items: Shape ``(n,)`` the consumed item ids (needed when
                 ``repeat_penalty > 0``).
+            affinity: Shape ``(n,)`` affinities ``a_ui`` (needed by ``reinforcing``).
+            floor: Minimum interest before renormalising (``reinforcing``).
         """
         if self.consumed is not None:
             if items is None:
@@ -294,7 +315,17 @@ class Population:
         theta = item_topics.astype(np.float64)
         self.satiation[users] += increment * theta
         old = self.interests[users]
-        new = (1.0 - rate) * old + rate * theta
+        self.n_consumed[users] += 1
+        if self.drift_rule == "reinforcing":
+            if rate <= 0:
+                return
+            if affinity is None:
+                raise ValueError("the reinforcing drift needs the affinities of the items")
+            up = counter_uniform(self.flip_key, users, self.n_consumed[users] - 1) < affinity
+            sign = np.where(up, 1.0, -1.0)
+            new = np.maximum(old * np.exp(sign[:, None] * rate * theta), floor)
+        else:
+            new = (1.0 - rate) * old + rate * theta
         new /= new.sum(axis=1, keepdims=True)
         self.interests[users] = new
         self.drift_endogenous[users] += new - old

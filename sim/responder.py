@@ -115,16 +115,22 @@ class Responder(SearchFlowMixin):
             slate_size=size,
         )
         slates, origin = validate_feed(
-            self.policy_name, batch, self.policy.recommend(batch), cat.available
-        )
+            self.policy_name, batch, self.policy.recommend(batch), cat.available,
+            getattr(self.policy, "sources", None),
+        )  # fmt: skip
         self.slates_served += n
         pop.decay_satiation(users, t0, cfg.satiation.half_life_days)
         theta = cat.topics[slates]
-        aff = affinity(pop.interests[users], theta, cat.topic_norm[slates])
-        sat = np.einsum("nsk,nk->ns", theta, pop.satiation[users])
         ch = cfg.choice
+        aff = affinity(
+            pop.interests[users], theta, cat.topic_norm[slates], ch.affinity,
+            ch.affinity_temperature,
+        )  # fmt: skip
+        sat = np.einsum("nsk,nk->ns", theta, pop.satiation[users])
         util = ch.affinity_weight * aff + ch.quality_weight * cat.quality[slates]
         util -= ch.satiation_weight * sat
+        if ch.conformity_weight > 0:
+            util += ch.conformity_weight * np.log1p(cat.observed_clicks[slates])
         if pop.has_user_item_terms:
             util += pop.user_item_utility(users[:, None], slates)
         rng = self.rng.browse
@@ -166,13 +172,7 @@ class Responder(SearchFlowMixin):
                origin=origin[rs, ps])  # fmt: skip
 
         users_c = users[rows_c]
-        pop.consume(
-            users_c,
-            cat.topics[items_c],
-            cfg.satiation.increment,
-            cfg.drift.endogenous_rate,
-            items_c,
-        )
+        self._consume(users_c, items_c, aff[rows_c, pos_c])
         pop.feed_pages[users] += 1
         pop.feed_clicks[users_c] += 1
 
@@ -184,7 +184,7 @@ class Responder(SearchFlowMixin):
             pop.search_propensity[users] * (1.0 + cfg.intent.disappointment_gain * disappointment),
         )
         srng = self.rng.session
-        intent = srng.random(n) < p_intent
+        intent = (srng.random(n) < p_intent) & cfg.intent.enabled
         p_cont = np.where(clicked, cfg.sessions.continue_after_click, pop.patience[users])
         cont = (srng.random(n) < p_cont) & (pages < cfg.sessions.max_pages)
         action = np.where(intent, SEARCH, np.where(cont, FEED, END))
@@ -200,6 +200,16 @@ class Responder(SearchFlowMixin):
         self._end_sessions(em, rows_e, users[rows_e], sess[rows_e], t_end[rows_e], seq_after)
         em.write(self.log)
         return action, resume
+
+    def _consume(self, users: np.ndarray, items: np.ndarray, aff: np.ndarray) -> None:
+        """Satiation, drift and the consumed pairs after a click each (feed or search)."""
+        cfg, cat = self.cfg, self.catalog
+        self.pop.consume(
+            users, cat.topics[items], cfg.satiation.increment, cfg.drift.endogenous_rate,
+            items, aff, cfg.drift.min_interest,
+        )  # fmt: skip
+        if cfg.choice.conformity_weight > 0:
+            cat.record_clicks(items)
 
     def _dwell(self, aff: np.ndarray, quality: np.ndarray, z: np.ndarray) -> np.ndarray:
         """``dwell = min(base * exp(g_a * aff + g_q * quality + sd * z), max)`` seconds."""

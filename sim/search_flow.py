@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from sim.choice import choice_probabilities, sample_choice, sigmoid
+from sim.choice import affinity_pairs, choice_probabilities, sample_choice, sigmoid
 from sim.emitter import END, FEED, SEARCH, Emitter, readonly
 from sim.events import EventType, Provenance
 from sim.search import search_terms
@@ -129,13 +129,7 @@ class SearchFlowMixin:
                item_id=items_c, position=pos_c, dwell_s=dwell_c, query_id=qids[rows_c],
                origin=int(Provenance.SEARCH))  # fmt: skip
         pop.decay_satiation(users_c, t0[rows_c], cfg.satiation.half_life_days)
-        pop.consume(
-            users_c,
-            cat.topics[items_c],
-            cfg.satiation.increment,
-            cfg.drift.endogenous_rate,
-            items_c,
-        )
+        self._consume(users_c, items_c, aff_c)
         pop.search_clicks[users_c] += 1
 
         t_end = t0 + scan * n_examined
@@ -164,9 +158,14 @@ class SearchFlowMixin:
         return action, resume
 
     def _affinity_rows(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """Cosine of user interests and item topics, one pair per row, shape ``(n,)``."""
-        cat = self.catalog
+        """Affinity (``choice.affinity``) of one (user, item) pair per row, shape ``(n,)``."""
+        cat, ch = self.catalog, self.cfg.choice
         interests = self.pop.interests[users]
+        if ch.affinity != "cosine":
+            return affinity_pairs(
+                interests, cat.topics[items], cat.topic_norm[items], ch.affinity,
+                ch.affinity_temperature,
+            )  # fmt: skip
         dot = np.einsum("nk,nk->n", interests, cat.topics[items])
         den = np.linalg.norm(interests, axis=1) * cat.topic_norm[items]
         return dot / np.maximum(den, 1e-12)
@@ -231,9 +230,17 @@ class SearchFlowMixin:
         wt = np.array([t for w in word_topics for t in w], dtype=np.int64)
         interest = np.where(wt >= 0, pop.interests[users[rows[wq]], np.maximum(wt, 0)], 0.0)
         match = np.bincount(wq, weights=interest, minlength=len(flat)) / n_words
+        # The intent a click would create: the query's word topic the user likes most
+        # (ties: the lowest topic), or the user's favourite topic for a query without one.
+        topic_of = _best_word_topic(wq, wt, interest, len(flat))
+        none = topic_of < 0
+        topic_of[none] = np.argmax(pop.interests[users[rows[none]]], axis=1)
         width = int(counts.max())
         util = np.full((n, width), -np.inf)
         util[rows, slot] = sg.base_logit + sg.match_weight * match
+        if sg.result_quality_weight > 0:
+            quality = self._expected_result_quality(flat, users[rows], topic_of)
+            util[rows, slot] += sg.result_quality_weight * quality
         shown = np.isfinite(util)
         probs = choice_probabilities(np.where(shown, util, 0.0), shown, 0.0)
         choice = sample_choice(probs, self.rng.suggest.random(n))
@@ -253,15 +260,7 @@ class SearchFlowMixin:
                text=idx_c)  # fmt: skip
         em.add(rows_c, 101, event=int(EventType.QUERY), time_s=t_click, user_id=users_c,
                session_id=sess[rows_c], query_id=qids, text=idx_c)  # fmt: skip
-        # Intent topic: the query's word topic with the highest interest for this user.
-        topic = np.empty(rows_c.size, dtype=np.int32)
-        for j, (u, fi) in enumerate(zip(users_c.tolist(), flat_c.tolist(), strict=True)):
-            ts = [t for t in word_topics[fi] if t >= 0]
-            topic[j] = (
-                max(ts, key=lambda t, u=u: (pop.interests[u, t], -t))
-                if ts
-                else int(np.argmax(pop.interests[u]))
-            )
+        topic = topic_of[flat_c].astype(np.int32)
         pop.intent_topic[users_c] = topic
         pop.intent_item[users_c] = -1
         pop.pending_query_id[users_c] = qids
@@ -269,6 +268,66 @@ class SearchFlowMixin:
         pop.queries[users_c] += 1
         action[rows_c] = SEARCH
         resume[rows_c] = t_click
+
+    def _expected_result_quality(
+        self, texts: list[str], users: np.ndarray, topic: np.ndarray
+    ) -> np.ndarray:
+        """Mean click probability of each query's first ``preview_k`` engine results.
+
+        For suggestion ``j`` shown to ``users[j]``: the mean over the engine's first
+        ``suggestions.preview_k`` results (BM25 order, whatever the policy would do with
+        them) of the probability that the user clicks the result if examined, for the
+        topic intent ``topic[j]`` the click would create (fewer results count as
+        probability 0). Results are cached per query text until the catalogue changes.
+
+        Args:
+            texts: ``m`` suggestion texts.
+            users: Shape ``(m,)`` the user each is shown to.
+            topic: Shape ``(m,)`` intent topics.
+
+        Returns:
+            Shape ``(m,)`` float64 in ``[0, 1]``.
+        """
+        k = self.cfg.suggestions.preview_k
+        cache = self.__dict__.setdefault("_preview_cache", {})
+        if cache.get("version") != self.catalog.version:
+            cache.clear()
+            cache["version"] = self.catalog.version
+        missing = list(dict.fromkeys(t for t in texts if t not in cache))
+        if missing:
+            found, _ = self.index.search(missing, k)
+            cache.update(zip(missing, np.asarray(found, dtype=np.int64), strict=True))
+        shown = np.stack([cache[t] for t in texts])
+        no_item = np.full(len(texts), -1, dtype=np.int64)
+        p = _click_probabilities(
+            self.cfg, self.catalog, self.pop, users, shown, topic.astype(np.int64), no_item
+        )
+        return p.sum(axis=1) / k
+
+
+def _best_word_topic(
+    word_row: np.ndarray, word_topic: np.ndarray, interest: np.ndarray, n_rows: int
+) -> np.ndarray:
+    """Per row, the word topic of highest interest (ties: lowest topic); -1 if none.
+
+    Args:
+        word_row: Shape ``(w,)`` row of each word.
+        word_topic: Shape ``(w,)`` topic of each word (-1: none).
+        interest: Shape ``(w,)`` the row's user's interest in the word's topic.
+        n_rows: Number of rows.
+
+    Returns:
+        Shape ``(n_rows,)`` int64.
+    """
+    out = np.full(n_rows, -1, dtype=np.int64)
+    ok = word_topic >= 0
+    r, t, v = word_row[ok], word_topic[ok], interest[ok]
+    if r.size:
+        order = np.lexsort((t, -v, r))
+        first = np.ones(order.size, dtype=bool)
+        first[1:] = r[order][1:] != r[order][:-1]
+        out[r[order][first]] = t[order][first]
+    return out
 
 
 def search_click_probabilities(
@@ -290,14 +349,29 @@ def search_click_probabilities(
     Returns:
         Shape ``(n, s)`` float64.
     """
+    return _click_probabilities(
+        cfg, cat, pop, users, shown, pop.intent_topic[users], pop.intent_item[users]
+    )
+
+
+def _click_probabilities(
+    cfg: WorldConfig,
+    cat: Catalog,
+    pop: Population,
+    users: np.ndarray,
+    shown: np.ndarray,
+    intent_topic: np.ndarray,
+    intent_item: np.ndarray,
+) -> np.ndarray:
+    """:func:`search_click_probabilities` for given intents (``(n,)`` topic and item, -1: none)."""
     ic = cfg.intent
     n = users.shape[0]
     valid = shown >= 0
     safe = np.where(valid, shown, 0)
     theta = cat.topics[safe]
     norm = np.maximum(cat.topic_norm[safe], 1e-12)
-    topic = np.maximum(pop.intent_topic[users], 0)
-    target = pop.intent_item[users]
+    topic = np.maximum(intent_topic, 0)
+    target = intent_item
     known = target >= 0
     rel = theta[np.arange(n), :, topic] / norm
     if known.any():
@@ -306,6 +380,8 @@ def search_click_probabilities(
             norm[known] * cat.topic_norm[target[known]][:, None]
         )
     logit = ic.relevance_weight * rel + cfg.choice.quality_weight * cat.quality[safe]
+    if cfg.choice.conformity_weight > 0:
+        logit += cfg.choice.conformity_weight * np.log1p(cat.observed_clicks[safe])
     if pop.has_user_item_terms:
         logit += pop.user_item_utility(users[:, None], safe)
     p = sigmoid(logit - ic.relevance_threshold)

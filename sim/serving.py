@@ -82,6 +82,12 @@ class Batcher:
         #: Shape ``(n_users,)``: each user's own clock, the time they ask at.
         self.clock_s = responder.pop.clock_s
 
+    def __getstate__(self) -> dict:
+        """Pickle support (the owning world re-attaches a simpy environment)."""
+        state = self.__dict__.copy()
+        state["env"] = None
+        return state
+
     # ------------------------------------------------------------ the queue
     def start_sessions(self, users: np.ndarray, start_s: np.ndarray) -> None:
         """Queue session openings: ``users[i]`` opens a session at ``start_s[i]``.

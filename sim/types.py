@@ -183,6 +183,8 @@ class ServedPolicy(Protocol):
     """
 
     name: str
+    #: Provenance codes the policy declares it produces (``None``: not declared).
+    sources: tuple[int, ...] | None
 
     def bind(self, context: PolicyContext) -> None:
         """Attach to a world before the first request."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 
 from sim.events import Provenance
@@ -43,7 +45,11 @@ def _user(batch_users: np.ndarray, row: int) -> str:
 
 
 def validate_feed(
-    policy: str, batch: FeedBatch, response: FeedResponse, available: np.ndarray
+    policy: str,
+    batch: FeedBatch,
+    response: FeedResponse,
+    available: np.ndarray,
+    sources: Iterable[int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validate a feed response.
 
@@ -52,13 +58,16 @@ def validate_feed(
         batch: The request batch.
         response: The policy's answer.
         available: Shape ``(n_items,)`` bool availability mask.
+        sources: The provenance codes the policy declares it produces (its
+            ``sources``); ``None`` accepts every code.
 
     Returns:
         ``(slates, origin)``: shape ``(n, S)`` int32 and int8 arrays.
 
     Raises:
         PolicyContractError: On a wrong type or shape, an unknown or unavailable
-            item, or a duplicate within a row.
+            item, a duplicate within a row, or a provenance code outside the policy's
+            declared sources.
     """
     if not isinstance(response, FeedResponse):
         raise PolicyContractError(
@@ -123,6 +132,21 @@ def validate_feed(
                 policy, "origin code", None, f"origin codes must be in 0..{_N_ORIGINS - 1}"
             )
         origin = origin.astype(np.int8)
+        if sources is not None:
+            declared = np.zeros(_N_ORIGINS, dtype=bool)
+            declared[[int(c) for c in sources]] = True
+            undeclared = ~declared[origin]
+            if undeclared.any():
+                row = _first_bad(undeclared.any(axis=1))
+                code = int(origin[row][undeclared[row]][0])
+                names = ", ".join(Provenance(int(c)).name.lower() for c in sources)
+                raise PolicyContractError(
+                    policy,
+                    "declared provenance",
+                    row,
+                    f"origin {Provenance(code).name.lower()!r} is not among the sources the "
+                    f"policy declares ({names})",
+                )
     return slates, origin
 
 

@@ -6,7 +6,8 @@ events may be stamped slightly after the boundary); a user whose next session wo
 start at or after the boundary waits for the next episode. An episode's log is
 therefore self-contained: every session in it has its SESSION_START and SESSION_END.
 At the end of an episode the exogenous random walk takes one step of
-``exogenous_sd_per_day * sqrt(L)`` and a ground-truth snapshot is taken.
+``exogenous_sd_per_day * sqrt(L)``, the observed click counts of the conformity term
+are published (when it is on) and a ground-truth snapshot is taken.
 """
 
 from __future__ import annotations
@@ -104,6 +105,24 @@ class World:
         self._next_episode = 0
         self._last_truth: TruthSnapshot | None = None
 
+    def __getstate__(self) -> dict:
+        """Pickle support between episodes (checkpoints): the simpy clock is rebuilt.
+
+        Raises:
+            RuntimeError: If simulated events are pending (mid-episode).
+        """
+        if self.env.peek() != math.inf:
+            raise RuntimeError("a world can only be saved between episodes")
+        state = self.__dict__.copy()
+        state["env"] = self.env.now
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        now = state.pop("env")
+        self.__dict__.update(state)
+        self.env = simpy.Environment(initial_time=now)
+        self.batcher.env = self.env
+
     def catalog_view(self) -> CatalogView:
         """The policy-visible catalogue view."""
         return self.catalog.view()
@@ -192,6 +211,8 @@ class World:
             z, drift.exogenous_sd_per_day * math.sqrt(self.config.episode_length_days),
             drift.min_interest,
         )  # fmt: skip
+        if self.config.choice.conformity_weight > 0:
+            self.catalog.close_episode(self.config.choice.conformity_decay)
         self._next_episode = episode + 1
         truth = self._snapshot(episode, end_s)
         events = resp.log.take_table(episode)
@@ -286,6 +307,7 @@ def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
     # 4. Users (idiosyncratic tastes: counter stream "taste"), and their first session
     #    starts (counter-based, policy-independent).
     population = Population(config, streams.get("population"), stream_key(seed, "taste"))
+    population.flip_key = stream_key(seed, "drift/flip")
     arrivals_key = stream_key(seed, "arrivals")
     users = np.arange(population.n_users)
     first_u = counter_uniform(arrivals_key, users, np.zeros_like(users))

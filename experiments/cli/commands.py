@@ -40,6 +40,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 EXIT_INTERRUPTED = 130
+#: Width ``onefeed list`` wraps its definitions to.
+LIST_WIDTH = 100
 
 
 def usage_error_line(exc: click.ClickException) -> str:
@@ -168,7 +170,7 @@ def main() -> None:
 
 
 @main.command()
-@click.argument("scenario")
+@click.argument("scenario", required=False)
 @click.option("--seed", type=int, default=None, help="Root seed (overrides the scenario's).")
 @click.option(
     "--out",
@@ -179,34 +181,65 @@ def main() -> None:
 )
 @click.option("--policy", default=None, help="Policy name (overrides the scenario's).")
 @click.option(
+    "--resume",
+    "resume_dir",
+    type=click.Path(file_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Continue the incomplete run in this directory from its last finished episode "
+    "(instead of SCENARIO).",
+)
+@click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
 )
 def run(
-    scenario: str, seed: int | None, out: Path | None, policy: str | None, progress: bool | None
+    scenario: str | None,
+    seed: int | None,
+    out: Path | None,
+    policy: str | None,
+    resume_dir: Path | None,
+    progress: bool | None,
 ) -> None:
     """Simulate a scenario and write a run directory.
 
     SCENARIO is a YAML file, or the name of one in the project's scenarios/ folder
     (e.g. `quickstart`). Ctrl-C stops the run: finished episodes stay readable and the
-    manifest says `incomplete` (exit code 130).
+    manifest says `incomplete` (exit code 130). Every finished episode is checkpointed:
+    `onefeed run --resume RUN_DIR` continues an incomplete run (stopped, killed or
+    crashed) and ends with the events and metrics of an uninterrupted run.
     """
-    from experiments.runner.run import run_scenario
+    from experiments.runner.run import resume_run, run_scenario
     from experiments.runner.run_dir import command_line, default_run_dir
     from experiments.scenario import load_scenario, resolve_scenario_path, with_overrides
 
-    loaded = with_overrides(load_scenario(scenario), seed=seed, policy=policy)
-    out_dir = out or default_run_dir(loaded.id, loaded.policy.name, loaded.seed)
-    try:
-        result = run_scenario(
-            loaded,
-            out_dir,
-            scenario_file=str(resolve_scenario_path(scenario)),
-            command=command_line(),
-            show_progress=progress,
+    if scenario is None and resume_dir is None:
+        raise UserError("SCENARIO: missing argument (see: onefeed run --help)")
+    if scenario is not None and resume_dir is not None:
+        raise UserError("--resume: continues a run, give no SCENARIO (see: onefeed run --help)")
+    if resume_dir is not None and (seed, out, policy) != (None, None, None):
+        raise UserError(
+            "--resume: continues the run as it was, without --seed, --out or --policy "
+            "(see: onefeed run --help)"
         )
+    if resume_dir is not None:
+        out_dir = resume_dir
+    else:
+        loaded = with_overrides(load_scenario(scenario), seed=seed, policy=policy)
+        out_dir = out or default_run_dir(loaded.id, loaded.policy.name, loaded.seed)
+    try:
+        if resume_dir is not None:
+            result = resume_run(resume_dir, show_progress=progress)
+        else:
+            result = run_scenario(
+                loaded,
+                out_dir,
+                scenario_file=str(resolve_scenario_path(scenario)),
+                command=command_line(),
+                show_progress=progress,
+            )
     except KeyboardInterrupt:
         click.echo(
-            f"interrupted: finished episodes are kept in {out_dir} (manifest status: incomplete)",
+            f"interrupted: finished episodes are kept in {out_dir} (manifest status: incomplete;"
+            f" continue with: onefeed run --resume {out_dir})",
             err=True,
         )
         sys.exit(EXIT_INTERRUPTED)
@@ -216,13 +249,20 @@ def run(
         if (out_dir / "manifest.json").is_file():
             click.echo(f"run failed; finished episodes are kept in {out_dir}", err=True)
         raise
-    last = result.metrics[result.metrics["episode"] == result.metrics["episode"].max()]
+    from experiments.reporting.run_summary import format_run_summary, run_summary, warmup_episodes
+
     click.echo(
-        f"run complete: {result.run_dir} ({loaded.episodes} episodes, {result.wall_s:.1f} s)"
+        f"run complete: {result.run_dir} ({int(result.metrics['episode'].max()) + 1} episodes,"
+        f" {result.wall_s:.1f} s)"
     )
-    width = max((len(name) for name in last["metric"]), default=0)
-    for name, value in zip(last["metric"], last["value"], strict=True):
-        click.echo(f"  {name:<{width}} {value:.4g}")
+    warmup = warmup_episodes(Path(result.run_dir))  # also for a resumed run
+    summary = run_summary(result.metrics, warmup)
+    last_episode = int(result.metrics["episode"].max())
+    click.echo(
+        format_run_summary(
+            summary, result.run_dir, episodes=(warmup, last_episode), warmup_episodes=warmup
+        )
+    )
 
 
 @main.command()
@@ -285,18 +325,50 @@ def plot(run_dir: Path) -> None:
 
 @main.command(name="list")
 def list_registered() -> None:
-    """List the registered policies, metrics and bundled scenarios."""
-    from experiments.metrics import available_metrics, metric_doc
+    """List the registered policies, bundled scenarios and every metric a run records.
+
+    Metrics come by family, each with its one-line definition and unit; the
+    generative-model health values are those `onefeed` reports with its default model
+    (the per-level ones for each of its semantic-ID levels).
+    """
+    import textwrap
+
+    from experiments.metrics import available_metrics, describe_metric
+    from experiments.metrics.health import health_metric_names
+    from experiments.reporting.compare_report import family_heading, group_by_family
     from experiments.scenario import available_scenarios
     from policies import available_policies
+    from policies.onefeed_config import SIM_MODEL_DEFAULTS
 
-    click.echo("policies:  " + ", ".join(available_policies()))
-    click.echo("scenarios: " + ", ".join(available_scenarios()))
-    click.echo("metrics:")
-    names = available_metrics()
-    width = max((len(name) for name in names), default=0)
-    for name in names:
-        click.echo(f"  {name:<{width}} {metric_doc(name)}")
+    registered = {"policies:": available_policies(), "scenarios:": available_scenarios()}
+    for label, values in registered.items():
+        text = f"{label:<10} " + ", ".join(values)
+        click.echo(textwrap.fill(text, LIST_WIDTH, subsequent_indent=" " * 11))
+    # onefeed's semantic IDs: its quantiser levels, then the collision code
+    sid_levels = int(SIM_MODEL_DEFAULTS["levels"]) + 1
+    names = [*available_metrics(), *health_metric_names(sid_levels)]
+    click.echo(f"metrics ({len(names)}, as a run records them; formulas: docs/metrics.md):")
+    width = max(len(name) for name in names)
+    indent = " " * (width + 6)
+    nbsp = "\u00a0"  # keeps "unit: [0, 1]" on one line
+    for family, members in group_by_family(names):
+        if not members:
+            continue
+        heading = family_heading(family)
+        if family == "health":
+            heading += (
+                f" (onefeed's; l0-l{sid_levels - 1}: {sid_levels - 1} SID levels + collision code)"
+            )
+        click.echo(f"  {heading}")
+        for name in members:
+            info = describe_metric(name)
+            text = info.definition.rstrip(".")
+            text += f"; unit: {info.unit}".replace(" ", nbsp) if info.unit else ""
+            lines = textwrap.wrap(text, LIST_WIDTH - len(indent), break_long_words=False)
+            lines = [line.replace(nbsp, " ") for line in lines] or [""]
+            click.echo(f"    {name:<{width}}  {lines[0]}")
+            for more in lines[1:]:
+                click.echo(indent + more)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -133,15 +133,21 @@ def execute_compare(
     jobs: int | None = None,
     show_progress: bool | None = None,
     overview_metrics: list[str] | None = None,
+    backend: str = "local",
+    address: str | None = None,
 ) -> CompareResult:
     """Run every pair of ``plan`` (reusing complete ones) and write the outputs.
 
     Args:
         plan: The validated plan.
-        jobs: Worker processes (default ``min(#pairs, cpu count)``; 1 runs in-process).
+        jobs: Worker processes of the local backend (default ``min(#pairs, cpu
+            count)``; 1 runs in-process).
         show_progress: Progress bar over pairs (``None``: only on a terminal).
         overview_metrics: Panels of the overview plot (recorded in ``compare.json``, so
             ``onefeed plot`` redraws the same).
+        backend: ``local`` (processes of this machine) or ``ray`` (Ray tasks, see
+            :mod:`experiments.runner.ray_backend`); the outputs are the same.
+        address: Ray cluster address (``None``: a local Ray).
 
     Returns:
         The outputs.
@@ -169,8 +175,12 @@ def execute_compare(
         bar.update(1)
 
     try:
-        jobs = jobs or default_jobs(len(plan.tasks))
-        results = run_pairs(plan.tasks, jobs, on_done)
+        if backend == "ray":
+            from experiments.runner.ray_backend import run_pairs_ray
+
+            results = run_pairs_ray(plan.tasks, address, on_done)
+        else:
+            results = run_pairs(plan.tasks, jobs or default_jobs(len(plan.tasks)), on_done)
     finally:
         bar.close()
     failed = [o for o in results if o.status == "failed"]
@@ -228,6 +238,19 @@ def _default_out(scenario_id: str) -> Path:
     help="Worker processes (default: min(#runs, cpu count)); 1 runs in this process.",
 )
 @click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where the runs execute: local processes, or Ray tasks (needs the ray extra).",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="With --backend ray: the Ray cluster to use (host:port of its head, or 'auto'); "
+    "default: start a local Ray on this machine.",
+)
+@click.option(
     "--metrics",
     default=None,
     help="Comma-separated metrics of the printed table and the overview plot "
@@ -244,6 +267,8 @@ def compare_command(
     reference: str | None,
     out: Path | None,
     jobs: int | None,
+    backend: str,
+    address: str | None,
     metrics: str | None,
     run_plots: bool,
     progress: bool | None,
@@ -255,7 +280,10 @@ def compare_command(
     differences against the reference. A policy that sees ground truth (e.g. `oracle`)
     needs `allow_ground_truth: true` in the scenario and is labelled "(upper bound)".
     If the scenario has `warmup`, its episodes are left out of the summary. Re-running
-    with the same --out reuses the complete runs. Ctrl-C keeps finished runs (exit 130).
+    with the same --out reuses the complete runs and resumes unfinished ones from their
+    last finished episode. Ctrl-C keeps finished runs (exit 130). With `--backend ray`
+    every run is a Ray task (a local Ray, or the cluster at --address); the outputs
+    are those of the local backend.
     OUT gets per_run.parquet, summary.parquet, summary.md and the one-page report
     (report.md, self-contained report.html) with every plot of `onefeed plot OUT`.
     """
@@ -286,7 +314,9 @@ def compare_command(
         command=command_line(),
     )
     try:
-        result = execute_compare(plan, jobs, progress, table_metrics)
+        if address is not None and backend != "ray":
+            raise UserError("--address: only with --backend ray (see: onefeed compare --help)")
+        result = execute_compare(plan, jobs, progress, table_metrics, backend, address)
     except KeyboardInterrupt:
         click.echo(
             f"interrupted: finished runs are kept in {plan.out_dir / 'runs'}; "

@@ -9,13 +9,16 @@ table), the families (:mod:`~experiments.metrics.engagement`,
 :mod:`~experiments.metrics.search`, and for the feedback loop
 :mod:`~experiments.metrics.drift`, :mod:`~experiments.metrics.exposure`,
 :mod:`~experiments.metrics.homogenisation`, :mod:`~experiments.metrics.diversity`,
-:mod:`~experiments.metrics.echo_chamber`), generative-model health reported by a policy
+:mod:`~experiments.metrics.echo_chamber`), credit to candidate sources
+(:mod:`~experiments.metrics.credit`), generative-model health reported by a policy
 (:mod:`~experiments.metrics.health`), per-user breakdowns
-(:mod:`~experiments.metrics.per_user`) and the tracker that feeds a run's contexts
-(:mod:`~experiments.metrics.tracker`, :mod:`~experiments.metrics.history`).
+(:mod:`~experiments.metrics.per_user`), the tracker that feeds a run's contexts
+(:mod:`~experiments.metrics.tracker`, :mod:`~experiments.metrics.history`) and what
+each recorded name means to a person (:mod:`~experiments.metrics.describe`).
 """
 
 from experiments.metrics import (  # noqa: F401  (each family registers its metrics on import)
+    credit,
     diversity,
     drift,
     echo_chamber,
@@ -23,6 +26,12 @@ from experiments.metrics import (  # noqa: F401  (each family registers its metr
     exposure,
     homogenisation,
     search,
+)
+from experiments.metrics.describe import (
+    MetricDescription,
+    axis_label,
+    describe_metric,
+    readable_name,
 )
 from experiments.metrics.registry import (
     FAMILIES,
@@ -34,6 +43,7 @@ from experiments.metrics.registry import (
     metric,
     metric_doc,
     metric_family,
+    metric_unit,
     tidy_metrics,
 )
 
@@ -42,10 +52,15 @@ __all__ = [
     "HEALTH_PREFIX",
     "OTHER_FAMILY",
     "MetricContext",
+    "MetricDescription",
     "available_metrics",
+    "axis_label",
     "compute_metrics",
+    "describe_metric",
     "metric",
     "metric_doc",
     "metric_family",
+    "metric_unit",
+    "readable_name",
     "tidy_metrics",
 ]

@@ -21,6 +21,7 @@ from experiments.metrics.common import (
 )
 from experiments.metrics.exposure import feed_impressions
 from experiments.metrics.registry import MetricContext, metric
+from sim.choice import affinity_pairs
 
 __all__ = [
     "CALIBRATION_ALPHA",
@@ -68,7 +69,7 @@ def slate_diversity(events: pd.DataFrame, item_topics: np.ndarray) -> np.ndarray
     return 1.0 - mean_cos
 
 
-@metric("intra_list_diversity", FAMILY)
+@metric("intra_list_diversity", FAMILY, unit="[0, 1]")
 def intra_list_diversity(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean over feed slates of the mean pairwise 1 − cosine of item topic vectors."""
     if context.item_topics is None:
@@ -108,7 +109,7 @@ def calibration_per_user(
     return pd.Series(kl, index=pd.Index(users[ok], name="user_id"))
 
 
-@metric("calibration_kl", FAMILY)
+@metric("calibration_kl", FAMILY, unit="nats")
 def calibration_kl(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean over users of KL(past clicked topic mix ‖ smoothed recommended topic mix), nats."""
     history = context.history
@@ -121,8 +122,10 @@ def calibration_kl(events: pd.DataFrame, context: MetricContext) -> float:
 def welfare_per_click(events: pd.DataFrame, context: MetricContext) -> pd.DataFrame | None:
     """True utility of every consumed item, without the satiation term.
 
-    ``v = affinity_weight · cos(I_u, θ_i) + quality_weight · q_i`` with ``I_u`` the
-    interests at the start of the episode (satiation at click time is not recorded).
+    ``v = affinity_weight · a(I_u, θ_i) + quality_weight · q_i`` with ``a`` the world's
+    affinity (``choice.affinity``: the tempered dot product of world model v2, or the
+    cosine) and ``I_u`` the interests at the start of the episode (satiation at click
+    time is not recorded).
 
     Returns:
         Columns ``user_id, utility`` (one row per click), or ``None`` without truth.
@@ -142,14 +145,14 @@ def welfare_per_click(events: pd.DataFrame, context: MetricContext) -> pd.DataFr
     users, items = users[keep], items[keep]
     interests = np.asarray(c.interests_previous, np.float64)[users]
     topics = np.asarray(c.item_topics, np.float64)[items]
-    norms = np.linalg.norm(interests, axis=1) * np.linalg.norm(topics, axis=1)
-    cos = (interests * topics).sum(axis=1) / np.maximum(norms, 1e-12)
+    mode, temperature = c.affinity
+    aff = affinity_pairs(interests, topics, np.linalg.norm(topics, axis=1), mode, temperature)
     w_aff, w_q = c.utility_weights
-    utility = w_aff * cos + w_q * np.asarray(c.item_quality, np.float64)[items]
+    utility = w_aff * aff + w_q * np.asarray(c.item_quality, np.float64)[items]
     return pd.DataFrame({"user_id": users, "utility": utility})
 
 
-@metric("welfare", FAMILY)
+@metric("welfare", FAMILY, unit="utility")
 def welfare(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean true utility (affinity + quality terms) of the consumed items."""
     per_click = welfare_per_click(events, context)

@@ -27,7 +27,7 @@ __all__ = [
 FAMILY = "feedback_loop"
 
 
-@metric("interest_drift", FAMILY)
+@metric("interest_drift", FAMILY, unit="[0, 1]")
 def interest_drift(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean over users of the total-variation distance of interests from the initial ones.
 
@@ -76,7 +76,7 @@ def drift_split_per_user(
     return endo_part + exo_part, endo_part, exo_part
 
 
-@metric("interest_drift_js_bits", FAMILY)
+@metric("interest_drift_js_bits", FAMILY, unit="bits, [0, 1]")
 def interest_drift_js_bits(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean over users of the Jensen–Shannon divergence (bits) of interests from the initial."""
     if context.interests is None or context.interests_initial is None:
@@ -90,14 +90,14 @@ def _split(context: MetricContext) -> tuple[np.ndarray, np.ndarray, np.ndarray] 
     return drift_split_per_user(context.drift_endogenous, context.drift_exogenous)
 
 
-@metric("interest_drift_endogenous", FAMILY)
+@metric("interest_drift_endogenous", FAMILY, unit="[−1, 1]")
 def interest_drift_endogenous(events: pd.DataFrame, context: MetricContext) -> float:
     """Policy-induced part of the mean TV drift (projection of drift_endogenous)."""
     split = _split(context)
     return float("nan") if split is None else float(split[1].mean())
 
 
-@metric("interest_drift_exogenous", FAMILY)
+@metric("interest_drift_exogenous", FAMILY, unit="[−1, 1]")
 def interest_drift_exogenous(events: pd.DataFrame, context: MetricContext) -> float:
     """Exogenous part of the mean TV drift; endogenous + exogenous = total TV drift."""
     split = _split(context)

@@ -122,7 +122,7 @@ def _episode_graph(events: pd.DataFrame, context: MetricContext) -> nx.Graph:
     return co_consumption_graph(users[keep], items[keep], echo_chamber_rng(context.episode))
 
 
-@metric("echo_chamber_modularity", FAMILY)
+@metric("echo_chamber_modularity", FAMILY, unit="[−½, 1)")
 def echo_chamber_modularity(events: pd.DataFrame, context: MetricContext) -> float:
     """Weighted modularity of the Louvain communities of the user co-consumption graph."""
     graph = _episode_graph(events, context)
@@ -133,7 +133,7 @@ def echo_chamber_modularity(events: pd.DataFrame, context: MetricContext) -> flo
     return float(nx.community.modularity(graph, communities, weight="weight"))
 
 
-@metric("echo_chamber_topic_assortativity", FAMILY)
+@metric("echo_chamber_topic_assortativity", FAMILY, unit="[−1, 1]")
 def echo_chamber_topic_assortativity(events: pd.DataFrame, context: MetricContext) -> float:
     """Assortativity of the co-consumption graph by users' dominant latent topic."""
     if context.interests is None:

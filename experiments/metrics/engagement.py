@@ -30,7 +30,7 @@ FAMILY = "engagement"
 SECONDS_PER_HOUR = 3600.0
 
 
-@metric("ctr", FAMILY)
+@metric("ctr", FAMILY, unit="ratio")
 def ctr(events: pd.DataFrame, context: MetricContext) -> float:
     """Feed click-through rate: feed clicks / feed impressions."""
     return ratio(is_event(events, "click").sum(), is_event(events, "impression").sum())
@@ -44,7 +44,7 @@ def dwell_per_session_s(events: pd.DataFrame, context: MetricContext) -> float:
     return ratio(float(np.nansum(dwell_s.to_numpy())), session_count(events))
 
 
-@metric("sessions_per_user", FAMILY)
+@metric("sessions_per_user", FAMILY, unit="sessions")
 def sessions_per_user(events: pd.DataFrame, context: MetricContext) -> float:
     """Sessions in the episode / users in the population (inactive users included)."""
     return ratio(session_count(events), context.n_users)
@@ -60,13 +60,13 @@ def page_keys(events: pd.DataFrame) -> pd.DataFrame:
     return shown.drop_duplicates(["session_id", "time_s"])
 
 
-@metric("clicks_per_session", FAMILY)
+@metric("clicks_per_session", FAMILY, unit="clicks")
 def clicks_per_session(events: pd.DataFrame, context: MetricContext) -> float:
     """Clicks (feed + search) per session in the episode."""
     return ratio(clicked_mask(events).sum(), session_count(events))
 
 
-@metric("session_depth", FAMILY)
+@metric("session_depth", FAMILY, unit="pages")
 def session_depth(events: pd.DataFrame, context: MetricContext) -> float:
     """Feed pages served per session: distinct (session, impression time) / sessions."""
     return ratio(len(page_keys(events)), session_count(events))
@@ -118,7 +118,7 @@ def return_gap_h(events: pd.DataFrame, context: MetricContext) -> float:
     return float(gaps["gap_s"].mean() / SECONDS_PER_HOUR)
 
 
-@metric("retention", FAMILY)
+@metric("retention", FAMILY, unit="ratio")
 def retention(events: pd.DataFrame, context: MetricContext) -> float:
     """Share of users active in episode e − 1 who are active again in e (NaN at e = 0)."""
     history = context.history

@@ -36,14 +36,14 @@ __all__ = [
 FAMILY = "feedback_loop"
 
 
-@metric("catalog_coverage", FAMILY)
+@metric("catalog_coverage", FAMILY, unit="ratio")
 def catalog_coverage(events: pd.DataFrame, context: MetricContext) -> float:
     """Distinct items shown in the feed (impressions) / items available."""
     items = events.loc[is_event(events, "impression"), "item_id"]
     return ratio(items[items >= 0].nunique(), context.n_items_available)
 
 
-@metric("impression_gini", FAMILY)
+@metric("impression_gini", FAMILY, unit="[0, 1]")
 def impression_gini(events: pd.DataFrame, context: MetricContext) -> float:
     """Gini coefficient of feed impressions over available items (0 even, →1 concentrated).
 
@@ -63,7 +63,7 @@ def impression_gini(events: pd.DataFrame, context: MetricContext) -> float:
     return float(((2 * i - n - 1) * counts).sum() / (n * counts.sum()))
 
 
-@metric("click_gini", FAMILY)
+@metric("click_gini", FAMILY, unit="[0, 1]")
 def click_gini(events: pd.DataFrame, context: MetricContext) -> float:
     """Gini coefficient of clicks (feed + search) over available items (consumption)."""
     items = events.loc[clicked_mask(events), "item_id"].to_numpy(dtype=np.int64)
@@ -98,7 +98,7 @@ def cumulative_counts(past: np.ndarray, items: np.ndarray, n_items_available: in
     return counts
 
 
-@metric("impression_gini_cumulative", FAMILY)
+@metric("impression_gini_cumulative", FAMILY, unit="[0, 1]")
 def impression_gini_cumulative(events: pd.DataFrame, context: MetricContext) -> float:
     """Gini over items of feed impressions accumulated over episodes 0..e (exposure data)."""
     if context.history is None:
@@ -108,7 +108,7 @@ def impression_gini_cumulative(events: pd.DataFrame, context: MetricContext) -> 
     return gini(cumulative_counts(past, items, context.n_items_available))
 
 
-@metric("click_gini_cumulative", FAMILY)
+@metric("click_gini_cumulative", FAMILY, unit="[0, 1]")
 def click_gini_cumulative(events: pd.DataFrame, context: MetricContext) -> float:
     """Gini over items of clicks (feed + search) accumulated over episodes 0..e (training data)."""
     if context.history is None:
@@ -147,7 +147,7 @@ def novelty_bits(events: pd.DataFrame, context: MetricContext) -> float:
     return float(-np.log2(share[items]).mean())
 
 
-@metric("rec_popularity_rel", FAMILY)
+@metric("rec_popularity_rel", FAMILY, unit="ratio")
 def rec_popularity_rel(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean past clicks of feed-impressed items / mean past clicks per item (1 = average)."""
     items, counts = _past_popularity(events, context)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from experiments.metrics.common import clicked_mask, is_event
 
@@ -36,6 +37,9 @@ class MetricHistory:
             (``None`` before the first episode).
         item_impressions: Shape ``(n_items_seen,)`` int64, feed impressions per item in
             past episodes (empty: none yet); items beyond its length have none.
+        user_item_clicks: Sparse ``(n_users, n_items_seen)`` clicks (feed + search) of
+            each user on each item in past episodes: the users' cumulative consumption
+            histories (storage grows with distinct consumed pairs).
     """
 
     episodes: int
@@ -44,6 +48,7 @@ class MetricHistory:
     last_session_end_s: np.ndarray
     previous_active: np.ndarray | None
     item_impressions: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    user_item_clicks: sparse.csr_matrix | None = None
 
     @classmethod
     def empty(cls, n_users: int, n_topics: int | None) -> MetricHistory:
@@ -64,6 +69,14 @@ class MetricHistory:
     def item_popularity(self, n_items: int) -> np.ndarray:
         """Past clicks per item, shape ``(n_items,)`` (zero-padded or truncated)."""
         return _fit(self.item_clicks, n_items)
+
+    def consumption_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Past clicks as ``(users, items, counts)`` of the distinct consumed pairs."""
+        if self.user_item_clicks is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, np.zeros(0)
+        coo = self.user_item_clicks.tocoo()
+        return coo.row.astype(np.int64), coo.col.astype(np.int64), coo.data.astype(np.float64)
 
     def item_exposure(self, n_items: int) -> np.ndarray:
         """Past feed impressions per item, shape ``(n_items,)`` (zero-padded or truncated)."""
@@ -103,6 +116,16 @@ class MetricHistory:
         shown = shown[shown >= 0]
         n_shown = max(self.item_impressions.shape[0], int(shown.max()) + 1 if shown.size else 0)
         impressions = self.item_exposure(n_shown) + np.bincount(shown, minlength=n_shown)
+        n_users = self.last_session_end_s.shape[0]
+        fresh = sparse.csr_matrix(
+            (np.ones(items.shape[0]), (users, items)), shape=(n_users, n_items)
+        )
+        past = self.user_item_clicks
+        if past is not None:
+            past = past.copy()
+            past.resize((n_users, n_items))
+            fresh = fresh + past
+        fresh.sum_duplicates()
         return MetricHistory(
             episodes=self.episodes + 1,
             item_clicks=item_clicks,
@@ -110,6 +133,7 @@ class MetricHistory:
             last_session_end_s=last_end,
             previous_active=active,
             item_impressions=impressions,
+            user_item_clicks=fresh.tocsr(),
         )
 
 

@@ -2,7 +2,9 @@
 
 Registered here (family ``feedback_loop``): ``homogenisation_jaccard`` (mean pairwise
 Jaccard of consumed-item sets; exact up to a size, sampled with a named stream beyond)
-and ``homogenisation_overlap`` (a click-volume-free pairwise overlap). Definitions:
+and ``homogenisation_overlap`` (a click-volume-free pairwise overlap), each over the
+episode's consumption and, ``*_cumulative``, over the users' cumulative consumption
+histories up to the episode (as Chaney et al. 2018 measure it). Definitions:
 ``docs/metrics.md``.
 """
 
@@ -21,7 +23,9 @@ __all__ = [
     "HOMOGENISATION_EXACT_MAX_USERS",
     "HOMOGENISATION_PAIRS",
     "homogenisation_jaccard",
+    "homogenisation_jaccard_cumulative",
     "homogenisation_overlap",
+    "homogenisation_overlap_cumulative",
     "homogenisation_rng",
     "mean_pairwise_jaccard",
     "mean_pairwise_overlap",
@@ -94,7 +98,7 @@ def mean_pairwise_jaccard(
     return float((shared / union).mean())
 
 
-@metric("homogenisation_jaccard", FAMILY)
+@metric("homogenisation_jaccard", FAMILY, unit="[0, 1]")
 def homogenisation_jaccard(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean Jaccard similarity of the episode's consumed-item sets over user pairs."""
     clicked = clicked_mask(events)
@@ -104,7 +108,9 @@ def homogenisation_jaccard(events: pd.DataFrame, context: MetricContext) -> floa
     return mean_pairwise_jaccard(users[keep], items[keep], homogenisation_rng(context.episode))
 
 
-def mean_pairwise_overlap(users: np.ndarray, items: np.ndarray) -> float:
+def mean_pairwise_overlap(
+    users: np.ndarray, items: np.ndarray, counts: np.ndarray | None = None
+) -> float:
     """Mean over pairs of distinct users of ``p_u · p_v`` (consumption overlap).
 
     ``p_u`` is user ``u``'s consumption shares over items (repeats count). Over the
@@ -119,26 +125,30 @@ def mean_pairwise_overlap(users: np.ndarray, items: np.ndarray) -> float:
     Args:
         users: Shape ``(n,)`` user of each consumption.
         items: Shape ``(n,)`` item of each consumption.
+        counts: Shape ``(n,)`` how many consumptions each row stands for (default 1).
 
     Returns:
         The mean in [0, 1]; ``NaN`` with fewer than two users.
     """
     users = np.asarray(users, np.int64)
     items = np.asarray(items, np.int64)
+    weight = np.ones(users.shape[0]) if counts is None else np.asarray(counts, np.float64)
     if users.size == 0:
         return float("nan")
     u_ids, u_idx = np.unique(users, return_inverse=True)
     m = u_ids.shape[0]
     if m < 2:
         return float("nan")
-    pairs, counts = np.unique(np.stack([u_idx, items]), axis=1, return_counts=True)
-    shares = counts / np.bincount(u_idx, minlength=m)[pairs[0]]
+    pairs, inverse = np.unique(np.stack([u_idx, items]), axis=1, return_inverse=True)
+    pair_counts = np.bincount(inverse.ravel(), weights=weight, minlength=pairs.shape[1])
+    per_user = np.bincount(u_idx, weights=weight, minlength=m)
+    shares = pair_counts / per_user[pairs[0]]
     _, item_idx = np.unique(pairs[1], return_inverse=True)
     total = np.bincount(item_idx, weights=shares)
     return float(((total**2).sum() - (shares**2).sum()) / (m * (m - 1)))
 
 
-@metric("homogenisation_overlap", FAMILY)
+@metric("homogenisation_overlap", FAMILY, unit="[0, 1]")
 def homogenisation_overlap(events: pd.DataFrame, context: MetricContext) -> float:
     """Mean over user pairs of the chance that a consumption of each is the same item."""
     clicked = clicked_mask(events)
@@ -146,3 +156,38 @@ def homogenisation_overlap(events: pd.DataFrame, context: MetricContext) -> floa
     items = events.loc[clicked, "item_id"].to_numpy(dtype=np.int64)
     keep = items >= 0
     return mean_pairwise_overlap(users[keep], items[keep])
+
+
+def _cumulative_consumption(
+    events: pd.DataFrame, context: MetricContext
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Every user's consumption from episode 0 to this one: ``(users, items, counts)``."""
+    if context.history is None:
+        return None
+    past_u, past_i, past_c = context.history.consumption_pairs()
+    clicked = clicked_mask(events)
+    users = events.loc[clicked, "user_id"].to_numpy(dtype=np.int64)
+    items = events.loc[clicked, "item_id"].to_numpy(dtype=np.int64)
+    keep = items >= 0
+    return (
+        np.concatenate([past_u, users[keep]]),
+        np.concatenate([past_i, items[keep]]),
+        np.concatenate([past_c, np.ones(int(keep.sum()))]),
+    )
+
+
+@metric("homogenisation_overlap_cumulative", FAMILY, unit="[0, 1]")
+def homogenisation_overlap_cumulative(events: pd.DataFrame, context: MetricContext) -> float:
+    """homogenisation_overlap over the users' cumulative consumption, episodes 0..e."""
+    pairs = _cumulative_consumption(events, context)
+    return float("nan") if pairs is None else mean_pairwise_overlap(*pairs)
+
+
+@metric("homogenisation_jaccard_cumulative", FAMILY, unit="[0, 1]")
+def homogenisation_jaccard_cumulative(events: pd.DataFrame, context: MetricContext) -> float:
+    """homogenisation_jaccard of the users' cumulative consumed-item sets, episodes 0..e."""
+    pairs = _cumulative_consumption(events, context)
+    if pairs is None:
+        return float("nan")
+    users, items, _ = pairs
+    return mean_pairwise_jaccard(users, items, homogenisation_rng(context.episode))

@@ -8,7 +8,8 @@ which policies never see). A metric whose denominator is zero returns ``NaN``.
 The family modules of this package (:mod:`experiments.metrics.engagement`,
 :mod:`~experiments.metrics.search`, :mod:`~experiments.metrics.drift`,
 :mod:`~experiments.metrics.exposure`, :mod:`~experiments.metrics.homogenisation`,
-:mod:`~experiments.metrics.diversity`, :mod:`~experiments.metrics.echo_chamber`) import
+:mod:`~experiments.metrics.diversity`, :mod:`~experiments.metrics.echo_chamber`,
+:mod:`~experiments.metrics.credit`) import
 this registry and register their metrics with :func:`metric`, naming their family;
 the registry imports none of them (the package's ``__init__`` does, so importing
 :mod:`experiments.metrics` registers every metric).
@@ -36,7 +37,9 @@ __all__ = [
     "metric",
     "metric_doc",
     "metric_family",
+    "metric_unit",
     "tidy_metrics",
+    "unit_from_suffix",
 ]
 
 MetricFn = Callable[[pd.DataFrame, "MetricContext"], float]
@@ -46,6 +49,7 @@ FAMILIES: dict[str, str] = {
     "engagement": "Engagement",
     "search": "Search",
     "feedback_loop": "Feedback loop",
+    "credit": "Credit: candidate sources",
     "health": "Generative-model health",
 }
 #: The family of the values a generative policy reports about itself (``health_<name>``).
@@ -54,12 +58,15 @@ HEALTH_FAMILY = "health"
 HEALTH_PREFIX = "health_"
 #: Family of a metric no rule classifies (shown last, only when present).
 OTHER_FAMILY = "other"
+#: Units named by a metric's name suffix (``dwell_per_session_s`` is in seconds).
+SUFFIX_UNITS: dict[str, str] = {"_s": "s", "_h": "h", "_bits": "bits", "_nats": "nats"}
 
 
 @dataclass(frozen=True)
 class _Entry:
     fn: MetricFn
     family: str
+    unit: str
 
 
 _REGISTRY: dict[str, _Entry] = {}
@@ -85,6 +92,8 @@ class MetricContext:
         item_topics: Shape ``(n_items, n_topics)`` latent item topics (ground truth).
         item_quality: Shape ``(n_items,)`` latent item quality (ground truth).
         utility_weights: ``(affinity_weight, quality_weight)`` of the choice model.
+        affinity: ``(choice.affinity, choice.affinity_temperature)`` of the world: how
+            the choice model measures affinity (``"cosine"`` before world model v2).
         history: Summaries of the past episodes
             (:class:`experiments.metrics.history.MetricHistory`).
     """
@@ -100,26 +109,42 @@ class MetricContext:
     item_topics: np.ndarray | None = None
     item_quality: np.ndarray | None = None
     utility_weights: tuple[float, float] | None = None
+    affinity: tuple[str, float] = ("cosine", 1.0)
     history: MetricHistory | None = None
 
 
-def metric(name: str, family: str) -> Callable[[MetricFn], MetricFn]:
+def unit_from_suffix(name: str) -> str:
+    """The unit a name's suffix states (:data:`SUFFIX_UNITS`), or ``""``."""
+    return next((unit for end, unit in SUFFIX_UNITS.items() if name.endswith(end)), "")
+
+
+def metric(name: str, family: str, unit: str | None = None) -> Callable[[MetricFn], MetricFn]:
     """Register ``fn(events, context) -> float`` as metric ``name`` of ``family``.
 
     Args:
         name: The metric's name (a column of the tidy table; unique).
         family: A key of :data:`FAMILIES` other than the health family.
+        unit: The unit of its values as ``docs/metrics.md`` states it (``"ratio"``,
+            ``"[0, 1]"``, ``"clicks"``, ...); by default the one the name's suffix
+            states (:func:`unit_from_suffix`). A unit given for a suffixed name must
+            start with the suffix's unit (``"bits, [0, 1]"`` for ``*_bits``).
 
     Raises:
-        ValueError: If ``name`` is already registered or ``family`` is unknown.
+        ValueError: If ``name`` is already registered, ``family`` is unknown, or the
+            unit contradicts the name's suffix.
     """
     if family not in FAMILIES or family == HEALTH_FAMILY:
         raise ValueError(f"metric {name!r}: unknown family {family!r}")
+    suffix_unit = unit_from_suffix(name)
+    if unit is None:
+        unit = suffix_unit
+    elif suffix_unit and not unit.startswith(suffix_unit):
+        raise ValueError(f"metric {name!r}: unit {unit!r} contradicts its suffix ({suffix_unit})")
 
     def decorate(fn: MetricFn) -> MetricFn:
         if name in _REGISTRY:
             raise ValueError(f"metric {name!r} is already registered")
-        _REGISTRY[name] = _Entry(fn, family)
+        _REGISTRY[name] = _Entry(fn, family, unit)
         return fn
 
     return decorate
@@ -134,6 +159,15 @@ def metric_doc(name: str) -> str:
     """First line of a metric's docstring (its one-line definition)."""
     doc = _REGISTRY[name].fn.__doc__ or ""
     return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+def metric_unit(name: str) -> str:
+    """The unit of registered metric ``name`` (``""`` if it has none).
+
+    Raises:
+        KeyError: If ``name`` is not registered.
+    """
+    return _REGISTRY[name].unit
 
 
 def metric_family(name: str) -> str:

@@ -29,14 +29,18 @@ __all__ = [
 FAMILY = "search"
 
 
-@metric("search_share", FAMILY)
+#: Logged names of the query-expansion provenance (its name before issue 12 too).
+EXPANSION_ORIGINS = ("query_expansion", "search_expansion")
+
+
+@metric("search_share", FAMILY, unit="ratio")
 def search_share(events: pd.DataFrame, context: MetricContext) -> float:
     """Share of sessions with at least one query: sessions with a query / sessions."""
     with_query = events.loc[is_event(events, "query"), "session_id"].nunique()
     return ratio(with_query, session_count(events))
 
 
-@metric("query_success_rate", FAMILY)
+@metric("query_success_rate", FAMILY, unit="ratio")
 def query_success_rate(events: pd.DataFrame, context: MetricContext) -> float:
     """Queries followed by a search click with the same query_id / queries."""
     return share_of_queries_with(events, "query", "search_click")
@@ -64,20 +68,20 @@ def reformulated_queries(events: pd.DataFrame) -> np.ndarray:
     return qid[is_query & nxt_query & nxt_same & (nxt_qid != qid)]
 
 
-@metric("reformulation_rate", FAMILY)
+@metric("reformulation_rate", FAMILY, unit="ratio")
 def reformulation_rate(events: pd.DataFrame, context: MetricContext) -> float:
     """Queries immediately followed by another query in the session / queries."""
     n_queries = events.loc[is_event(events, "query"), "query_id"].nunique()
     return ratio(np.unique(reformulated_queries(events)).shape[0], n_queries)
 
 
-@metric("abandonment_rate", FAMILY)
+@metric("abandonment_rate", FAMILY, unit="ratio")
 def abandonment_rate(events: pd.DataFrame, context: MetricContext) -> float:
     """Queries with a QUERY_ABANDON row / queries."""
     return share_of_queries_with(events, "query", "query_abandon")
 
 
-@metric("suggestion_ctr", FAMILY)
+@metric("suggestion_ctr", FAMILY, unit="ratio")
 def suggestion_ctr(events: pd.DataFrame, context: MetricContext) -> float:
     """Suggested-query click-through rate: suggestion_click / suggestion_shown rows."""
     return ratio(
@@ -85,15 +89,18 @@ def suggestion_ctr(events: pd.DataFrame, context: MetricContext) -> float:
     )
 
 
-@metric("query_hit_rate", FAMILY)
+@metric("query_hit_rate", FAMILY, unit="ratio")
 def query_hit_rate(events: pd.DataFrame, context: MetricContext) -> float:
     """Query-Hit: clicked suggestions whose query got a search click (same query_id) / clicked."""
     return share_of_queries_with(events, "suggestion_click", "search_click")
 
 
-@metric("search_expansion_click_share", FAMILY)
+@metric("search_expansion_click_share", FAMILY, unit="ratio")
 def search_expansion_click_share(events: pd.DataFrame, context: MetricContext) -> float:
-    """Feed clicks on items with origin search_expansion / feed clicks."""
+    """Feed clicks on items with origin query_expansion / feed clicks.
+
+    (Logs written before issue 12 name that origin ``search_expansion``; both count.)
+    """
     clicks = is_event(events, "click")
-    expanded = (events["origin"] == "search_expansion").to_numpy(dtype=bool, na_value=False)
+    expanded = events["origin"].isin(EXPANSION_ORIGINS).to_numpy(dtype=bool, na_value=False)
     return ratio((clicks & expanded).sum(), clicks.sum())

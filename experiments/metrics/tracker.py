@@ -29,6 +29,7 @@ __all__ = [
     "CATALOG_FILE",
     "CatalogTruth",
     "MetricTracker",
+    "affinity_spec",
     "catalog_truth",
     "iter_episode_contexts",
     "read_catalog_truth",
@@ -95,6 +96,15 @@ def utility_weights(scenario: Mapping[str, Any]) -> tuple[float, float] | None:
     return float(choice["affinity_weight"]), float(choice["quality_weight"])
 
 
+def affinity_spec(scenario: Mapping[str, Any]) -> tuple[str, float]:
+    """``(choice.affinity, choice.affinity_temperature)`` from a scenario's JSON data.
+
+    Runs recorded before world model v2 have neither key: their affinity was the cosine.
+    """
+    choice = scenario.get("world", {}).get("choice", {})
+    return str(choice.get("affinity", "cosine")), float(choice.get("affinity_temperature", 1.0))
+
+
 class MetricTracker:
     """Builds episode contexts and accumulates the past.
 
@@ -103,6 +113,7 @@ class MetricTracker:
         initial_interests: Shape ``(n_users, n_topics)`` interests before episode 0,
             or ``None`` if not recorded.
         weights: ``(affinity_weight, quality_weight)`` of the choice model, if known.
+        affinity: ``(choice.affinity, choice.affinity_temperature)`` of the world.
     """
 
     def __init__(
@@ -110,11 +121,13 @@ class MetricTracker:
         n_users: int,
         initial_interests: np.ndarray | None = None,
         weights: tuple[float, float] | None = None,
+        affinity: tuple[str, float] = ("cosine", 1.0),
     ) -> None:
         self.n_users = int(n_users)
         self.initial = None if initial_interests is None else np.asarray(initial_interests)
         self.previous = self.initial
         self.weights = weights
+        self.affinity = affinity
         self.catalog: CatalogTruth | None = None
         self.history: MetricHistory | None = None
 
@@ -157,6 +170,7 @@ class MetricTracker:
             item_topics=None if catalog is None else catalog.topics,
             item_quality=None if catalog is None else catalog.quality,
             utility_weights=self.weights,
+            affinity=self.affinity,
             history=self.history,
         )
 
@@ -193,6 +207,7 @@ def iter_episode_contexts(
         int(manifest["scenario"]["world"]["users"]["n_users"]),
         initial.get("interests"),
         utility_weights(manifest["scenario"]),
+        affinity_spec(manifest["scenario"]),
     )
     tracker.catalog = read_catalog_truth(root)
     entries = {int(e["episode"]): e for e in manifest.get("episodes", [])}

@@ -5,7 +5,8 @@
 * ``interest_trajectories.png`` — a seeded sample of users' interest vectors per
   snapshot, projected to 2-D by PCA (numpy SVD, fitted on every plotted point);
 * ``topic_exposure.png`` — topic × episode heatmap of the share of feed exposure
-  (item topic vectors from ``truth/catalog.npz``), one panel per policy;
+  (item topic vectors from ``truth/catalog.npz``), one panel per policy, integer ticks
+  at the centres of topics and episodes;
 * ``feed_search_share.png`` — per episode, the share of clicks made in search and the
   share of sessions with a search, one line per policy (mean over seeds).
 
@@ -44,6 +45,7 @@ __all__ = [
     "Source",
     "draw_drift_plots",
     "feed_search_share",
+    "heatmap_figure",
     "interest_trajectories",
     "item_counts",
     "lorenz_curve",
@@ -276,9 +278,15 @@ def _draw_trajectories(
     return _save(fig, target)
 
 
-def _draw_heatmaps(
-    sources: Sequence[Source], target: Path, markers: Sequence[Marker] = ()
-) -> Path | None:
+def heatmap_figure(sources: Sequence[Source], markers: Sequence[Marker] = ()) -> Figure | None:
+    """The topic × episode heatmaps of feed exposure, one panel per source.
+
+    Cell ``(topic k, episode e)`` is centred on the integer point ``(e, k)``, so both
+    axes get integer ticks there (no tick falls between two topics).
+
+    Returns:
+        The figure, or ``None`` when no source saved its catalogue.
+    """
     maps = [(label, topic_exposure(runs[0])) for label, runs in sources]
     maps = [(label, m) for label, m in maps if m is not None]
     if not maps:
@@ -292,12 +300,19 @@ def _draw_heatmaps(
         ax.set_title(f"{label}\nfeed exposure share by topic", fontsize=9)
         ax.set_xlabel("episode")
         ax.set_ylabel("latent topic")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
         draw_markers(ax, markers, last_episode=heat.shape[1] - 1, color="white")
     if image is not None:
         fig.colorbar(image, ax=fig.axes, shrink=0.8, label="share of exposure")
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    return target
+    return fig
+
+
+def _draw_heatmaps(
+    sources: Sequence[Source], target: Path, markers: Sequence[Marker] = ()
+) -> Path | None:
+    fig = heatmap_figure(sources, markers)
+    return None if fig is None else _save(fig, target)
 
 
 def _draw_feed_search(
@@ -318,15 +333,17 @@ def _draw_feed_search(
                 color=f"C{i % 10}", label=label,
             )  # fmt: skip
     titles = ("share of clicks made in search (rest: feed)", "share of sessions with a search")
-    for ax, title in zip(axes, titles, strict=True):
+    ylabels = ("search clicks / clicks", "sessions with a query / sessions")
+    for ax, title, ylabel in zip(axes, titles, ylabels, strict=True):
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("episode")
+        ax.set_ylabel(ylabel, fontsize=9)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=7)
         if last is not None:
             draw_markers(ax, markers, last_episode=last)
-    fixed_margins(fig, left=0.6, right=0.2, bottom=0.55, top=0.35, wspace=0.2)
+    fixed_margins(fig, left=0.95, right=0.2, bottom=0.55, top=0.35, wspace=0.35)
     return _save(fig, target)
 
 

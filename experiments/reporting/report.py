@@ -39,6 +39,7 @@ from experiments.reporting.compare_report import (
 from experiments.reporting.drift_plots import Source, draw_drift_plots
 from experiments.reporting.render import Block, render_html, render_markdown
 from experiments.reporting.run_plots import Marker, intervention_markers
+from experiments.reporting.run_summary import run_summary, warmup_episodes
 
 __all__ = ["DirectoryInfo", "inspect_directory", "plot_directory", "write_report"]
 
@@ -109,7 +110,6 @@ def inspect_directory(root: Path) -> DirectoryInfo:
         manifest = _read_json(root / "manifest.json")
         name = _policy_name(manifest)
         upper = frozenset([name]) if manifest.get("upper_bound") else frozenset()
-        warmup = (manifest.get("scenario", {}).get("warmup") or {}).get("episodes", 0)
         return DirectoryInfo(
             root=root,
             kind="run",
@@ -118,7 +118,7 @@ def inspect_directory(root: Path) -> DirectoryInfo:
             sources=[(_label(name, upper), [root])],
             table=pd.read_parquet(root / "metrics.parquet"),
             upper_bounds=upper,
-            warmup_episodes=int(warmup or 0),
+            warmup_episodes=warmup_episodes(manifest),
             policies=[name],
             markers=intervention_markers([root]),
         )
@@ -202,13 +202,13 @@ def plot_directory(root: Path, overview_metrics: Sequence[str] | None = None) ->
 
 # ------------------------------------------------------------------ tables
 def _run_table(info: DirectoryInfo, metrics: Sequence[str]) -> pd.DataFrame:
-    table = info.table[info.table["episode"] >= info.warmup_episodes]
-    table = table[table["metric"].isin(list(metrics))]
-    grouped = table.groupby("metric")["value"]
-    last = table[table["episode"] == table["episode"].max()].set_index("metric")["value"]
-    out = pd.DataFrame({"mean over episodes": grouped.mean(), "last episode": last})
-    out = out.reindex(list(metrics))
-    return out.reset_index().rename(columns={"index": "metric"})
+    """A run's table of some metrics: unit, mean over the measured episodes, last value."""
+    summary = run_summary(info.table, info.warmup_episodes).set_index("metric")
+    summary = summary.reindex(list(metrics))
+    summary["note"] = summary["constant"].map({True: "constant", False: ""}).fillna("")
+    columns = {"mean": "mean over episodes", "last": "last episode"}
+    table = summary[["unit", "mean", "last", "note"]].rename(columns=columns)
+    return table.reset_index()
 
 
 def _compare_summary(info: DirectoryInfo) -> pd.DataFrame:

@@ -2,7 +2,10 @@
 
 Uses matplotlib's object-oriented API with the Agg canvas (no pyplot, no display, no
 global figure state). One PNG per metric: the value over episodes, one line per
-(policy, seed) in the table.
+(policy, seed) in the table, titled with the metric's one-line definition; and
+``overview.png``, every metric as a small panel, grouped by metric family. Axes are
+labelled (``episode``; the metric in words with its unit) and series that are constant
+over episodes are marked as such (:mod:`experiments.reporting.panels`).
 
 Every per-episode plot (here, in :mod:`experiments.reporting.compare_plots` and
 :mod:`experiments.reporting.drift_plots`) marks the scenario's interventions: a dotted vertical
@@ -23,11 +26,11 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from experiments.atomic import atomic_path
 from experiments.errors import UserError
-from experiments.metrics import available_metrics, metric_doc
+from experiments.reporting.compare_report import family_heading, group_by_family
+from experiments.reporting.panels import finish_panel, metric_title
 
 __all__ = [
     "Marker",
@@ -35,6 +38,8 @@ __all__ = [
     "fixed_margins",
     "intervention_markers",
     "markers_from_scenario",
+    "metric_figure",
+    "overview_figure",
     "plot_metric",
     "plot_metrics_table",
     "plot_overview",
@@ -188,71 +193,98 @@ def _last_episode(table: pd.DataFrame) -> int | None:
     return int(table["episode"].max()) if len(table) else None
 
 
-def plot_metric(
-    table: pd.DataFrame, name: str, target: Path, markers: Sequence[Marker] = ()
-) -> Path:
-    """Draw one metric over episodes to ``target`` (PNG), atomically.
+def _save(fig: Figure, target: Path) -> Path:
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png")
+    return target
+
+
+def _draw_metric(
+    ax: Axes, rows: pd.DataFrame, name: str, markers: Sequence[Marker], small: bool
+) -> int:
+    """One metric's lines (one per (policy, seed) group), labelled and marked.
+
+    Returns:
+        The number of lines drawn.
+    """
+    group_cols = [c for c in ("policy", "seed") if c in rows.columns]
+    groups = rows.groupby(group_cols, sort=True) if group_cols else [((), rows)]
+    series: dict[str, list[float]] = {}
+    for key, part in groups:
+        part = part.sort_values("episode")
+        label = " ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+        ax.plot(
+            part["episode"],
+            part["value"],
+            marker="o",
+            markersize=2 if small else 3,
+            label=label or None,
+        )
+        series[label] = part["value"].tolist()
+    ax.grid(True, alpha=0.3)
+    if small:
+        ax.tick_params(labelsize=7)
+    finish_panel(ax, name, series, rows["episode"].tolist(), small=small)
+    draw_markers(ax, markers, last_episode=_last_episode(rows), small=small)
+    return len(series)
+
+
+def metric_figure(table: pd.DataFrame, name: str, markers: Sequence[Marker] = ()) -> Figure:
+    """One metric over episodes: title (name and definition), labelled axes, markers.
 
     Args:
         table: Tidy metrics (columns ``episode, metric, value`` and optionally
             ``policy``, ``seed``).
         name: The metric to draw.
-        target: Output file.
         markers: Intervention markers.
-
-    Returns:
-        ``target``.
     """
-    rows = table[table["metric"] == name]
-    group_cols = [c for c in ("policy", "seed") if c in rows.columns]
     fig = Figure(figsize=(6.0, 3.6), dpi=100)
     FigureCanvasAgg(fig)
     ax = fig.add_subplot(1, 1, 1)
-    groups = rows.groupby(group_cols, sort=True) if group_cols else [((), rows)]
-    for key, part in groups:
-        part = part.sort_values("episode")
-        label = " ".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
-        ax.plot(part["episode"], part["value"], marker="o", markersize=3, label=label or None)
-    ax.set_xlabel("episode")
-    ax.set_ylabel(name)
-    doc = metric_doc(name) if name in available_metrics() else ""
-    ax.set_title(f"{name}\n{doc}" if doc else name, fontsize=9)
-    ax.grid(True, alpha=0.3)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    draw_markers(ax, markers, last_episode=_last_episode(rows))
-    if group_cols and len(rows.groupby(group_cols)) > 1:
+    n_lines = _draw_metric(ax, table[table["metric"] == name], name, markers, small=False)
+    ax.set_title(metric_title(name), fontsize=9)
+    if n_lines > 1:
         ax.legend(fontsize=8)
     fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    return target
+    return fig
+
+
+def plot_metric(
+    table: pd.DataFrame, name: str, target: Path, markers: Sequence[Marker] = ()
+) -> Path:
+    """Draw :func:`metric_figure` to ``target`` (PNG), atomically; returns ``target``."""
+    return _save(metric_figure(table, name, markers), target)
+
+
+def overview_figure(table: pd.DataFrame, n_cols: int = 3, markers: Sequence[Marker] = ()) -> Figure:
+    """Every metric of ``table`` as small labelled panels, one block of rows per family.
+
+    Families come in report order (:func:`experiments.reporting.compare_report.group_by_family`),
+    each starting a new row under its heading; metrics are sorted within a family.
+    """
+    blocks = [(f, names) for f, names in group_by_family(table["metric"].unique()) if names]
+    n_rows = max(1, sum(-(-len(names) // n_cols) for _, names in blocks))
+    fig = Figure(figsize=(3.5 * n_cols, 2.5 * n_rows + 0.4), dpi=100)
+    FigureCanvasAgg(fig)
+    fixed_margins(fig, left=0.75, right=0.15, bottom=0.45, top=0.75, wspace=0.5, hspace=0.62)
+    row = 0
+    for family, names in blocks:
+        for i, name in enumerate(names):
+            ax = fig.add_subplot(n_rows, n_cols, (row + i // n_cols) * n_cols + i % n_cols + 1)
+            _draw_metric(ax, table[table["metric"] == name], name, markers, small=True)
+            ax.set_title(name, fontsize=8)
+            if i == 0:
+                top = ax.get_position().y1 + 0.3 / fig.get_size_inches()[1]
+                fig.text(0.01, top, family_heading(family), fontsize=11, weight="bold")
+        row += -(-len(names) // n_cols)
+    return fig
 
 
 def plot_overview(
     table: pd.DataFrame, target: Path, n_cols: int = 3, markers: Sequence[Marker] = ()
 ) -> Path:
-    """Draw every metric of ``table`` as a grid of small panels to ``target`` (PNG)."""
-    names = sorted(table["metric"].unique())
-    n_rows = max(1, -(-len(names) // n_cols))
-    fig = Figure(figsize=(3.4 * n_cols, 2.4 * n_rows), dpi=100)
-    FigureCanvasAgg(fig)
-    group_cols = [c for c in ("policy", "seed") if c in table.columns]
-    for i, name in enumerate(names):
-        ax = fig.add_subplot(n_rows, n_cols, i + 1)
-        rows = table[table["metric"] == name]
-        groups = rows.groupby(group_cols, sort=True) if group_cols else [((), rows)]
-        for _, part in groups:
-            part = part.sort_values("episode")
-            ax.plot(part["episode"], part["value"], marker="o", markersize=2)
-        ax.set_title(name, fontsize=9)
-        ax.tick_params(labelsize=7)
-        ax.grid(True, alpha=0.3)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        draw_markers(ax, markers, last_episode=_last_episode(rows), small=True)
-    fig.tight_layout()
-    with atomic_path(target) as tmp:
-        fig.savefig(tmp, format="png")
-    return target
+    """Draw :func:`overview_figure` to ``target`` (PNG), atomically; returns ``target``."""
+    return _save(overview_figure(table, n_cols, markers), target)
 
 
 def plot_metrics_table(

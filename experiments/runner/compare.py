@@ -137,7 +137,8 @@ class PairOutcome:
         policy: Policy name.
         seed: Root seed.
         run_dir: The pair's run directory.
-        status: ``complete``, ``reused`` (an earlier complete run) or ``failed``.
+        status: ``complete``, ``resumed`` (an earlier attempt continued from its last
+            checkpoint), ``reused`` (an earlier complete run) or ``failed``.
         wall_s: Wall-clock seconds (0 when reused).
         error: One-line reason when failed.
     """
@@ -304,30 +305,52 @@ def is_reusable(task: PairTask) -> bool:
 def run_pair(task: PairTask) -> PairOutcome:
     """Run one (policy, seed) pair into its run directory (a worker process's entry).
 
-    An unfinished earlier attempt in the same directory is removed first. Errors become
-    a ``failed`` outcome so the other pairs go on; Ctrl-C propagates.
+    An unfinished earlier attempt in the same directory is resumed from its last
+    checkpoint when it has one of this scenario made by this code (see
+    :mod:`experiments.runner.checkpoint`), and otherwise removed and started over.
+    Errors become a ``failed`` outcome so the other pairs go on; Ctrl-C propagates.
     """
-    from experiments.runner.run import run_scenario
+    from experiments.runner.run import resume_run, run_scenario
 
     run_dir = Path(task.run_dir)
     if is_reusable(task):
         return PairOutcome(task.policy, task.seed, task.run_dir, "reused")
-    if run_dir.exists():
-        shutil.rmtree(run_dir)  # an incomplete earlier attempt of this very pair
+    status = "complete"
     try:
-        result = run_scenario(
-            Scenario.model_validate(task.scenario),
-            run_dir,
-            scenario_file=task.scenario_file,
-            command=task.command,
-            show_progress=False,
-        )
+        if _resumable(task):
+            status = "resumed"
+            result = resume_run(run_dir, show_progress=False)
+        else:
+            if run_dir.exists():
+                shutil.rmtree(run_dir)  # an earlier attempt that cannot be resumed
+            result = run_scenario(
+                Scenario.model_validate(task.scenario),
+                run_dir,
+                scenario_file=task.scenario_file,
+                command=task.command,
+                show_progress=False,
+            )
     except Exception as exc:
         reason = str(exc).splitlines()[0] if str(exc) else ""
         return PairOutcome(
             task.policy, task.seed, task.run_dir, "failed", error=f"{type(exc).__name__}: {reason}"
         )
-    return PairOutcome(task.policy, task.seed, task.run_dir, "complete", result.wall_s)
+    return PairOutcome(task.policy, task.seed, task.run_dir, status, result.wall_s)
+
+
+def _resumable(task: PairTask) -> bool:
+    """An incomplete run of this very scenario with a checkpoint written by this code."""
+    from experiments.runner.checkpoint import CHECKPOINT_NAME, checkpoint_code_matches
+
+    run_dir = Path(task.run_dir)
+    manifest = _read_manifest(run_dir)
+    return bool(
+        manifest is not None
+        and manifest.get("status") == "incomplete"
+        and manifest.get("scenario") == task.scenario
+        and (run_dir / CHECKPOINT_NAME).is_file()
+        and checkpoint_code_matches(run_dir)
+    )
 
 
 def default_jobs(n_pairs: int) -> int:

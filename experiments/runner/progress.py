@@ -41,6 +41,11 @@ class EpisodeProgress:
         self._min_interval_s = min_interval_s
         self._last_refresh = 0.0
 
+    def skip(self, episodes: int) -> None:
+        """Count ``episodes`` as already done (a resumed run)."""
+        if episodes:
+            self._bar.update(int(episodes))
+
     def start_episode(self, episode: int) -> None:
         """Reset the session count at the start of ``episode``."""
         self._sessions = 0

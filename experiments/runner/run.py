@@ -37,14 +37,20 @@ from threadpoolctl import threadpool_limits
 from experiments.errors import UserError
 from experiments.metrics import compute_metrics, tidy_metrics
 from experiments.metrics.health import collect_health
-from experiments.metrics.tracker import MetricTracker, utility_weights
+from experiments.metrics.tracker import MetricTracker, affinity_spec, utility_weights
+from experiments.runner.checkpoint import (
+    CHECKPOINT_NAME,
+    RunState,
+    load_checkpoint,
+    save_checkpoint,
+)
 from experiments.runner.progress import EpisodeProgress
 from experiments.runner.run_dir import Manifest, RunDir, Stopwatch, default_run_dir
 from experiments.scenario import Scenario
 from experiments.scenario.interventions import InterventionSchedule
 from policies import make_policy
 
-__all__ = ["TRUTH_FIELDS", "RunResult", "run_scenario", "truth_arrays"]
+__all__ = ["TRUTH_FIELDS", "RunResult", "resume_run", "run_scenario", "truth_arrays"]
 
 #: Ground-truth arrays saved per episode, each shape ``(n_users, n_topics)``.
 TRUTH_FIELDS = ("interests", "satiation", "drift_endogenous", "drift_exogenous")
@@ -126,62 +132,50 @@ def _simulate(
     show_progress: bool | None,
     build_world: BuildWorld | None,
     runs_base: Path,
+    resume: bool = False,
 ) -> RunResult:
     """The body of :func:`run_scenario` (same arguments)."""
     build = build_world or _default_build_world()
-    policy_name = scenario.policy.name
-    run = RunDir(out_dir or default_run_dir(scenario.id, policy_name, scenario.seed, runs_base))
-    run.create()
-    manifest = Manifest(
-        scenario=scenario.model_dump(mode="json"), scenario_file=scenario_file, command=command
+    run = RunDir(
+        out_dir or default_run_dir(scenario.id, scenario.policy.name, scenario.seed, runs_base)
     )
+    state: RunState | None = None
+    if resume:
+        manifest, state = _resume_manifest(run, scenario)
+    else:
+        run.create()
+        manifest = Manifest(
+            scenario=scenario.model_dump(mode="json"), scenario_file=scenario_file, command=command
+        )
     run.write_manifest(manifest)
-    metric_rows: list[dict[str, Any]] = []
     metric_names = scenario.output.metrics
+    warmup = scenario.warmup
     progress = EpisodeProgress(scenario.episodes, scenario.id, enabled=show_progress)
     with Stopwatch() as total:
         stage = "building the world"
         try:
-            with Stopwatch() as sw:
-                policy = make_policy(policy_name, **scenario.policy.params)
-                warmup = scenario.warmup
-                warm = (
-                    make_policy(warmup.policy.name, **warmup.policy.params)
-                    if warmup.episodes
-                    else None
-                )
-                world = build(scenario.world, scenario.seed, warm or policy)
-                manifest.upper_bound = any(
-                    bool(getattr(p, "is_upper_bound", False)) for p in (policy, warm)
-                )
-                _attach_ground_truth(warm or policy, world, scenario)
-                initial = world.truth_snapshot()
-                if scenario.output.truth_snapshots:
-                    run.write_truth(None, truth_arrays(initial))
-                initial_interests = np.asarray(initial.interests)
-                tracker = MetricTracker(
-                    initial_interests.shape[0],
-                    initial_interests,
-                    utility_weights(manifest.scenario),
-                )
-            manifest.timings_s["build_world_s"] = round(sw.elapsed_s, 4)
-            run.write_manifest(manifest)
-            warmup_logs: list[pd.DataFrame] = []
-            schedule = InterventionSchedule(scenario.interventions)
-            for episode in range(scenario.episodes):
+            if state is None:
+                with Stopwatch() as sw:
+                    state = _initial_state(scenario, build, run, manifest)
+                manifest.timings_s["build_world_s"] = round(sw.elapsed_s, 4)
+                run.write_manifest(manifest)
+            world, tracker = state.world, state.tracker
+            progress.skip(state.next_episode)
+            for episode in range(state.next_episode, scenario.episodes):
+                policy, warm = state.policy, state.warm
                 if warm is not None and episode == warmup.episodes:
                     stage = "the warm start of the measured policy"
                     with Stopwatch() as warm_sw:
                         world.set_policy(policy)
                         _attach_ground_truth(policy, world, scenario)
-                        for past in warmup_logs:
+                        for past in state.warmup_logs:
                             policy.update(past)
-                    warmup_logs.clear()
+                    state.warmup_logs.clear()
                     manifest.timings_s["warm_start_s"] = round(warm_sw.elapsed_s, 4)
                 applied = None
-                if episode in schedule.episodes:
+                if episode in state.schedule.episodes:
                     stage = f"the interventions before episode {episode}"
-                    applied = schedule.apply_due(
+                    applied = state.schedule.apply_due(
                         episode,
                         world,
                         _item_clicks(tracker),
@@ -189,7 +183,8 @@ def _simulate(
                         lambda p: _attach_ground_truth(p, world, scenario),
                     )
                     if applied.policy is not None:
-                        policy, policy_name = applied.policy, applied.policy_name
+                        state.policy, state.policy_name = applied.policy, applied.policy_name
+                        policy = state.policy
                         if getattr(policy, "is_upper_bound", False):
                             manifest.upper_bound = True
                 in_warmup = warm is not None and episode < warmup.episodes
@@ -212,17 +207,17 @@ def _simulate(
                     context = tracker.context(
                         episode, truth, int(np.asarray(world.catalog_view().available).sum())
                     )
-                    metric_rows.append(
+                    state.metric_rows.append(
                         {"episode": episode, **compute_metrics(events, context, metric_names)}
                     )
                     tracker.advance(events, truth)
-                    table = _with_run_columns(tidy_metrics(metric_rows), scenario)
+                    table = _with_run_columns(tidy_metrics(state.metric_rows), scenario)
                     run.write_metrics(table)
                 manifest.episodes_finished = episode + 1
                 manifest.episodes.append(
                     {
                         "episode": episode,
-                        "policy": warmup.policy.name if in_warmup else policy_name,
+                        "policy": warmup.policy.name if in_warmup else state.policy_name,
                         "phase": "warmup" if in_warmup else "measured",
                         "n_sessions": int(result.n_sessions),
                         "n_slates": int(result.n_slates),
@@ -241,14 +236,24 @@ def _simulate(
                     serving.update(events)
                 health = collect_health(serving)  # optional side channel of the policy
                 if health:
-                    metric_rows[-1].update(health)
-                    table = _with_run_columns(tidy_metrics(metric_rows), scenario)
+                    state.metric_rows[-1].update(health)
+                    table = _with_run_columns(tidy_metrics(state.metric_rows), scenario)
                     run.write_metrics(table)
                 if in_warmup:
-                    warmup_logs.append(events)
+                    state.warmup_logs.append(events)
                 manifest.episodes[-1]["update_s"] = round(update_sw.elapsed_s, 4)
+                del events, result
+                stage = f"the checkpoint after episode {episode}"
+                state.next_episode = episode + 1
+                with Stopwatch() as ckpt_sw:
+                    unsaved = save_checkpoint(run.root, state)
+                manifest.episodes[-1]["checkpoint_s"] = round(ckpt_sw.elapsed_s, 4)
+                if unsaved is not None:
+                    manifest.episodes[-1]["checkpoint_error"] = unsaved
+                run.write_manifest(manifest)
                 progress.end_episode()
             progress.close()
+            table = _with_run_columns(tidy_metrics(state.metric_rows), scenario)
             if scenario.output.plots:
                 stage = "plotting"
                 from experiments.reporting.report import plot_directory
@@ -264,9 +269,106 @@ def _simulate(
             raise
     manifest.timings_s["total_s"] = round(total.elapsed_s, 4)
     manifest.status = "complete"
+    manifest.reason = None
     manifest.finished_at = _now_iso()
     run.write_manifest(manifest)
+    (run.root / CHECKPOINT_NAME).unlink(missing_ok=True)  # a complete run needs none
     return RunResult(run_dir=run.root, metrics=table, wall_s=total.elapsed_s)
+
+
+def _initial_state(
+    scenario: Scenario, build: BuildWorld, run: RunDir, manifest: Manifest
+) -> RunState:
+    """Build the world and the policies; write the initial truth; start the tracker."""
+    policy = make_policy(scenario.policy.name, **scenario.policy.params)
+    warmup = scenario.warmup
+    warm = make_policy(warmup.policy.name, **warmup.policy.params) if warmup.episodes else None
+    world = build(scenario.world, scenario.seed, warm or policy)
+    manifest.upper_bound = any(bool(getattr(p, "is_upper_bound", False)) for p in (policy, warm))
+    _attach_ground_truth(warm or policy, world, scenario)
+    initial = world.truth_snapshot()
+    if scenario.output.truth_snapshots:
+        run.write_truth(None, truth_arrays(initial))
+    initial_interests = np.asarray(initial.interests)
+    tracker = MetricTracker(
+        initial_interests.shape[0],
+        initial_interests,
+        utility_weights(manifest.scenario),
+        affinity_spec(manifest.scenario),
+    )
+    return RunState(
+        world=world,
+        policy=policy,
+        policy_name=scenario.policy.name,
+        warm=warm,
+        tracker=tracker,
+        schedule=InterventionSchedule(scenario.interventions),
+    )
+
+
+def _resume_manifest(run: RunDir, scenario: Scenario) -> tuple[Manifest, RunState | None]:
+    """The manifest to go on with and the checkpointed state (``None``: start over).
+
+    The episodes after the checkpoint are dropped from the manifest and their files
+    removed (they are simulated again, identically).
+
+    Raises:
+        UserError: If the directory holds no run of this scenario, or a complete one.
+    """
+    if not run.manifest_path.is_file():
+        raise UserError(f"{run.root}: no manifest.json: not a run directory")
+    data = run.read_manifest()
+    if data.get("status") == "complete":
+        raise UserError(f"{run.root}: the run is already complete; nothing to resume")
+    if data.get("scenario") != scenario.model_dump(mode="json"):
+        raise UserError(f"{run.root}: the run directory holds a different scenario")
+    state = load_checkpoint(run.root)
+    done = 0 if state is None else state.next_episode
+    manifest = Manifest(
+        scenario=data["scenario"],
+        scenario_file=data.get("scenario_file"),
+        command=data.get("command"),
+        upper_bound=bool(data.get("upper_bound")),
+        episodes_finished=done,
+        episodes=list(data.get("episodes") or [])[:done],
+        timings_s=dict(data.get("timings_s") or {}),
+        started_at=data.get("started_at") or _now_iso(),
+    )
+    manifest.timings_s["resumed_at_episode"] = done
+    for path in [*run.events_dir.glob("episode-*.parquet"), *run.truth_dir.glob("episode-*.npz")]:
+        if int(path.stem.split("-")[1]) >= done:
+            path.unlink()
+    if state is None:  # killed before the first checkpoint: start over
+        for path in (run.metrics_path, run.truth_path(None)):
+            path.unlink(missing_ok=True)
+    return manifest, state
+
+
+def resume_run(
+    run_dir: Path, *, show_progress: bool | None = None, build_world: BuildWorld | None = None
+) -> RunResult:
+    """Continue an incomplete run from its last checkpoint (see :mod:`.checkpoint`).
+
+    The scenario is the one recorded in the run's manifest; the events, metrics and
+    files written afterwards are those of an uninterrupted run.
+
+    Args:
+        run_dir: The run directory of an incomplete run.
+        show_progress: Draw a progress bar (``None``: only on a terminal).
+        build_world: As for :func:`run_scenario` (used only if no episode was saved).
+
+    Raises:
+        UserError: If ``run_dir`` holds no incomplete run, or its checkpoint was written
+            by other code.
+    """
+    run = RunDir(Path(run_dir))
+    if not run.manifest_path.is_file():
+        raise UserError(f"{run.root}: no manifest.json: not a run directory")
+    scenario = Scenario.model_validate(run.read_manifest()["scenario"])
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _simulate(
+            scenario, run.root, None, None, show_progress, build_world, Path("runs"), resume=True
+        )
 
 
 def _attach_ground_truth(policy: Any, world: Any, scenario: Scenario) -> None:

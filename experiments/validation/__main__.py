@@ -2,6 +2,8 @@
 
 Writes each study's runs under ``DIR/<study>/runs/``, its result as ``DIR/<study>.json``
 and ``DIR/<study>.md``, and its figure to ``docs/figures/``; prints the result table.
+``STUDY`` = ``sensitivity`` re-runs every study in the world variants of
+:mod:`experiments.validation.sensitivity` (table in ``DIR/sensitivity.md``).
 Exit code 0 when every statement holds, 1 when one does not, 2 on a usage error.
 """
 
@@ -21,7 +23,7 @@ from experiments.validation.common import write_result
 def main(argv: list[str] | None = None) -> int:
     """Run the studies named on the command line; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m experiments.validation")
-    parser.add_argument("study", choices=[*STUDIES, "all"])
+    parser.add_argument("study", choices=[*STUDIES, "all", "sensitivity"])
     parser.add_argument("--seeds", default="0-4", help="a range '0-4' or a list '0,2,5'")
     parser.add_argument("--out", type=Path, default=Path("runs/validation"))
     parser.add_argument("--episodes", type=int, default=None, help="override the horizon")
@@ -31,6 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.study == "sensitivity":
+        from experiments.validation.sensitivity import run_sensitivity
+
+        results = run_sensitivity(seeds, args.out)
+        print((args.out / "sensitivity.md").read_text(encoding="utf-8"))
+        return 0 if all(r.holds for by in results.values() for r in by.values()) else 1
     names = list(STUDIES) if args.study == "all" else [args.study]
     ok = True
     for name in names:

@@ -1,17 +1,20 @@
 """Chaney, Stewart & Engelhardt (2018): the feedback loop homogenises users.
 
 Statement: a recommender retrained on its own feedback (``mf`` retrained after every
-episode) makes users' consumption more similar than the ``oracle`` (which serves true
-utilities, an ideal that learns nothing from the loop), and more than the same
-recommender trained once, on the start-up data, then frozen.
+iteration) makes users' consumption more similar than the ``oracle`` (the ideal
+recommender, serving true utilities), and more than the same recommender trained once,
+on the start-up data, then frozen.
 
-Homogenisation is measured by ``homogenisation_overlap`` (the chance that a click of
-one user and a click of another are the same item, mean over user pairs), whose
-expectation does not depend on how much users click. ``homogenisation_jaccard`` (mean
-pairwise Jaccard of the episode's consumed-item sets), whose value grows with the
-sets' sizes, is reported beside it as a diagnostic: Chaney et al.'s users consume one
-item per iteration under every recommender, so their sets have equal sizes, whereas
-here the oracle's users click about twice as much as the others'.
+Setting: the ``chaney-v1`` scenario (``scenarios/chaney-v1.yaml``), their simulation's
+set-up: 100 users with fixed preferences, 10 start-up iterations of random
+recommendations, then 100 iterations of the recommender, new items every iteration,
+about one consumption per user per iteration, no search, satiation or retention
+response. Homogenisation is measured, as they measure it, on the users' cumulative
+consumption histories: ``homogenisation_overlap_cumulative`` (the chance that a
+consumption of one user and one of another are the same item, mean over user pairs;
+its expectation does not depend on how much users consume) at the last iteration;
+``homogenisation_jaccard_cumulative`` (their Jaccard index of consumed-item sets) is
+reported beside it.
 """
 
 from __future__ import annotations
@@ -19,83 +22,113 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+from experiments.scenario import load_scenario
 from experiments.validation.common import (
     FIGURES_DIR,
-    WARMUP,
     Arm,
     StudyResult,
     TestResult,
-    base_world,
     paired_greater,
     per_seed,
     run_arms,
+    with_variant,
 )
 from experiments.validation.figures import plot_metrics
 
 NAME = "chaney"
-EPISODES = 12
-METRIC = "homogenisation_overlap"
-JACCARD = "homogenisation_jaccard"
-METRICS = (METRIC, JACCARD, "clicks_per_session")
+SCENARIO = "chaney-v1"
+METRIC = "homogenisation_overlap_cumulative"
+JACCARD = "homogenisation_jaccard_cumulative"
+METRICS = (METRIC, JACCARD, "homogenisation_overlap", "clicks_per_session")
 RETRAINED, ONCE, ORACLE = "mf-retrained", "mf-trained-once", "oracle"
-ARMS = (
-    Arm(RETRAINED, "mf"),
-    # fitted on the warm-up (start-up) log, then frozen
-    Arm(ONCE, "mf", {"retrain": False, "fit_episodes": WARMUP["episodes"]}),
-    Arm(ORACLE, "oracle"),
-)
+#: World variants of the sensitivity analysis that can matter here (no drift, no search).
+SENSITIVITY = ("affinity-cosine", "appeal-normal", "conformity-0.5", "v1")
 
 
-def run(seeds: Sequence[int], out_dir: Path, episodes: int = EPISODES) -> StudyResult:
-    """Run the study and test its statement over ``seeds``."""
-    start = time.perf_counter()
-    table = run_arms(
-        NAME, ARMS, seeds, episodes, base_world(), METRICS, out_dir / "runs", warmup=WARMUP
+def _setting() -> dict[str, Any]:
+    """The ``chaney-v1`` scenario's episodes, start-up and world."""
+    scenario = load_scenario(SCENARIO).model_dump(mode="json")
+    return {k: scenario[k] for k in ("episodes", "warmup", "world")}
+
+
+def arms(startup: int) -> tuple[Arm, ...]:
+    """The arms; the frozen mf is fitted on the ``startup`` episodes' logs."""
+    return (
+        Arm(RETRAINED, "mf"),
+        Arm(ONCE, "mf", {"retrain": False, "fit_episodes": startup}),
+        Arm(ORACLE, "oracle"),
     )
-    measured = range(WARMUP["episodes"], episodes)  # every episode served by the arm
-    means = {m: per_seed(table, m, measured) for m in METRICS}
-    final = per_seed(table, METRIC, [episodes - 1])
 
-    def compare(metric: str, other: str, values: object = None, when: str = "") -> TestResult:
-        frame = means[metric] if values is None else values
+
+def run(
+    seeds: Sequence[int], out_dir: Path, episodes: int | None = None, variant: str = "v2"
+) -> StudyResult:
+    """Run the study and test its statement over ``seeds``.
+
+    Args:
+        seeds: Root seeds (each shared by every arm).
+        out_dir: Where the runs go (``<arm>-seed<N>/`` under ``runs/``).
+        episodes: Override of the scenario's 110 episodes (start-up included).
+        variant: World variant (:data:`~experiments.validation.common.VARIANTS`).
+    """
+    start = time.perf_counter()
+    setting = _setting()
+    episodes = episodes or setting["episodes"]
+    startup = setting["warmup"]["episodes"]
+    table = run_arms(
+        NAME, arms(startup), seeds, episodes, with_variant(setting["world"], variant),
+        METRICS, out_dir / "runs", warmup=setting["warmup"], scenario_id=SCENARIO,
+    )  # fmt: skip
+    last = [episodes - 1]
+    final = {m: per_seed(table, m, last) for m in METRICS}
+    measured = range(startup, episodes)
+    means = {m: per_seed(table, m, measured) for m in METRICS}
+
+    def compare(frame: Any, metric: str, other: str, when: str) -> TestResult:
         return paired_greater(
             frame[RETRAINED], frame[other], f"{metric}{when}: mf retrained > {other}"
         )
 
-    figure = plot_metrics(
-        table,
-        list(METRICS),
-        "Chaney et al. 2018: homogenisation",
-        FIGURES_DIR / f"validation-{NAME}.png",
-    )
-    first = WARMUP["episodes"]
+    at_end = f" at iteration {episodes - 1}"
+    figure = None
+    if variant == "v2":
+        figure = plot_metrics(
+            table, list(METRICS), "Chaney et al. 2018: homogenisation (chaney-v1)",
+            FIGURES_DIR / f"validation-{NAME}.png",
+        )  # fmt: skip
     return StudyResult(
         study=NAME,
         statement=(
             "Recommenders retrained on their own feedback homogenise users' consumption "
-            "(homogenisation_overlap: chance that two users' clicks hit the same item) more "
-            "than the oracle, and more than the same recommender trained once."
+            "(overlap of the cumulative consumption histories) more than the ideal "
+            "recommender (oracle), and more than the same recommender trained once."
         ),
         setup=(
-            f"{len(seeds)} seeds x 3 arms (mf retrained after every episode; mf fitted on "
-            "the start-up log then frozen; oracle), each after one shared start-up episode "
-            f"of random recommendations; {episodes} one-day episodes, 200 users, 400 items, "
-            "10 topics, idiosyncratic tastes (sd 1), one-time consumption, endogenous drift "
-            f"5%/click. Tested quantity: per-seed paired difference of {METRIC} averaged "
-            f"over the measured episodes {first}..{episodes - 1}."
+            f"{len(seeds)} seeds x 3 arms (mf retrained after every iteration; mf fitted on "
+            f"the {startup} start-up iterations then frozen; oracle) in the chaney-v1 "
+            f"scenario ({variant} world): 100 users with fixed preferences, {startup} "
+            f"start-up iterations of random recommendations then {episodes - startup} of "
+            "the arm, 200 items + 10 new per iteration, ~1 consumption per user per "
+            "iteration, no search, satiation or retention response. Tested quantity: "
+            f"per-seed paired difference of {METRIC} at the last iteration ({episodes - 1})."
         ),
-        tests=[compare(METRIC, ORACLE), compare(METRIC, ONCE)],
-        diagnostics=[
-            compare(METRIC, ORACLE, final, f" at episode {episodes - 1}"),
-            compare(METRIC, ONCE, final, f" at episode {episodes - 1}"),
-            compare(JACCARD, ORACLE),
-            compare(JACCARD, ONCE),
+        tests=[
+            compare(final[METRIC], METRIC, ORACLE, at_end),
+            compare(final[METRIC], METRIC, ONCE, at_end),
         ],
-        figure=f"figures/{figure.name}",
+        diagnostics=[
+            compare(final[JACCARD], JACCARD, ORACLE, at_end),
+            compare(final[JACCARD], JACCARD, ONCE, at_end),
+            compare(means[METRIC], METRIC, ORACLE, " (mean over measured iterations)"),
+            compare(means[METRIC], METRIC, ONCE, " (mean over measured iterations)"),
+        ],
+        figure=None if figure is None else f"figures/{figure.name}",
         summary={
+            "variant": variant,
+            "final": {m: frame.mean().to_dict() for m, frame in final.items()},
             "means": {m: frame.mean().to_dict() for m, frame in means.items()},
-            "final_overlap": final.mean().to_dict(),
             "runtime_s": time.perf_counter() - start,
         },
     )

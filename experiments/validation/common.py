@@ -55,12 +55,49 @@ WARMUP: dict[str, Any] = {"episodes": 1, "policy": "random"}
 FIGURES_DIR = Path(__file__).resolve().parents[2] / "docs" / "figures"
 
 
+#: World variants of the sensitivity analysis (``experiments.validation.sensitivity``):
+#: each reverts one change of world model v2 to its v1 behaviour, or turns on the
+#: optional conformity term; ``v1`` reverts them all (``model_version: 1``).
+VARIANTS: dict[str, dict[str, Any]] = {
+    "v2": {},
+    "affinity-cosine": {"choice": {"affinity": "cosine", "affinity_weight": 4.0}},
+    "drift-convex": {"drift": {"rule": "convex"}},
+    "appeal-normal": {"catalog": {"quality_distribution": "normal"}},
+    "titles-v1": {
+        "catalog": {
+            "off_topic_share": 0.0,
+            "title_synonym_prob": 0.0,
+            "brand_vocab_size": 0,
+            "brand_prob": 0.0,
+        }
+    },
+    "suggestions-v1": {"suggestions": {"result_quality_weight": 0.0}},
+    "conformity-0.5": {"choice": {"conformity_weight": 0.5}},
+    "v1": {"model_version": 1},
+}
+
+
+def with_variant(world: dict[str, Any], variant: str) -> dict[str, Any]:
+    """``world`` with the overrides of :data:`VARIANTS` ``[variant]`` merged into its sections.
+
+    Raises:
+        KeyError: If the variant is unknown (the message lists the known ones).
+    """
+    if variant not in VARIANTS:
+        raise KeyError(f"unknown variant {variant!r}; known: {', '.join(VARIANTS)}")
+    out = {k: dict(v) if isinstance(v, dict) else v for k, v in world.items()}
+    for key, value in VARIANTS[variant].items():
+        out[key] = {**out.get(key, {}), **value} if isinstance(value, dict) else value
+    return out
+
+
 def base_world(**overrides: Any) -> dict[str, Any]:
     """The studies' small world (filter-bubble-ish): 200 users, 400 items, 10 topics.
 
-    Users start with broad interests (concentration 1.0) and consumption moves them
-    5% per click towards the clicked item (default 2%) with a weak exogenous walk, so
-    feedback-loop effects show within a dozen one-day episodes. As in the papers'
+    Users start with broad interests (concentration 1.0) and consumption moves them by a
+    drift step of 0.05 per click (default 0.02; the world's drift rule, by default the
+    reinforcing rule of world model v2) with a weak exogenous walk, so feedback-loop
+    effects show within a dozen one-day episodes. As in the papers'
     simulations, each user has an idiosyncratic taste for each item
     (:data:`IDIOSYNCRATIC_SD`) and consumes an item at most once
     (:data:`REPEAT_PENALTY`). ``overrides`` are merged into the top-level sections (e.g.
@@ -97,6 +134,7 @@ def run_arms(
     out_dir: Path,
     log: Callable[..., None] = print,
     warmup: dict[str, Any] | None = None,
+    scenario_id: str | None = None,
 ) -> pd.DataFrame:
     """Run every (arm, seed) and return the tidy metrics of all runs.
 
@@ -112,6 +150,7 @@ def run_arms(
         warmup: The scenario's ``warmup`` section shared by every arm (e.g.
             ``{"episodes": 1, "policy": "random"}``: a start-up episode of random
             recommendations whose log every arm's policy is then trained on), or ``None``.
+        scenario_id: Id of the runs' scenario (default ``validation-<study>-v3``).
 
     Returns:
         Columns ``arm, seed, episode, metric, value``.
@@ -121,7 +160,7 @@ def run_arms(
         for arm in arms:
             scenario = Scenario.model_validate(
                 {
-                    "id": f"validation-{study}-v2",
+                    "id": scenario_id or f"validation-{study}-v3",
                     "seed": int(seed),
                     "episodes": episodes,
                     "allow_ground_truth": arm.policy == "oracle",

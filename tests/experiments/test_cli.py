@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 import experiments.cli.commands as cli
 from experiments.cli.commands import add_lazy_command, main
+from tests.experiments.conftest import HAS_REAL_WORLD
 from tests.experiments.fake_world import FakeWorld
 
 BAD_INPUTS = {
@@ -105,10 +106,33 @@ def test_run_writes_complete_run_directory(runner, write_scenario, tiny_yaml, fa
     [run_dir] = list((tmp_path / "runs").iterdir())
     assert run_dir.name.startswith("tiny-v1-popularity-seed5-")
     assert f"run complete: {Path('runs') / run_dir.name}" in result.stdout
-    metric_lines = [line for line in result.stdout.splitlines() if line.startswith("  ")]
-    assert any("impression_gini_cumulative" in line for line in metric_lines)
-    value_columns = {len(line) - len(line.split()[-1]) for line in metric_lines}
-    assert len(value_columns) == 1, "metric values are not aligned in one column"
+    # the summary: labelled columns, metrics by family, then where the files are
+    lines = result.stdout.splitlines()
+    header = lines[1]
+    assert header.split() == ["metric", "mean", "(ep", "0-2)", "last", "(ep", "2)", "unit"]
+    table = lines[2 : lines.index("")]
+    assert [line for line in table if not line.startswith("  ")] == [
+        "Engagement",
+        "Search",
+        "Feedback loop",
+        "Credit: candidate sources",
+    ]  # a popularity run reports no model health
+    gini = next(line for line in table if "impression_gini_cumulative" in line).split()
+    metrics = pd.read_parquet(run_dir / "metrics.parquet")
+    values = metrics[metrics["metric"] == "impression_gini_cumulative"]["value"]
+    assert float(gini[1]) == pytest.approx(values.mean(), rel=1e-3)
+    assert float(gini[2]) == pytest.approx(values.iloc[-1], rel=1e-3)
+    assert gini[3] == "[0," and gini[4] == "1]"
+    value_ends = {
+        tuple(m.end() for m in re.finditer(r"\S+", line))[1:3]
+        for line in table
+        if line.startswith("  ")
+    }
+    assert len(value_ends) == 1, "metric values are not aligned in their columns"
+    run_path = Path("runs") / run_dir.name
+    for text in (f"report:        {run_path / 'report.md'}", str(run_path / "report.html")):
+        assert text in result.stdout
+    assert f"plots:         {run_path / 'plots'}/ (" in result.stdout
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["status"] == "complete" and manifest["reason"] is None
     assert manifest["episodes_finished"] == manifest["episodes_planned"] == 3
@@ -223,7 +247,7 @@ def test_check_ok(runner, write_scenario, tiny_yaml):
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0] == f"ok: {path}: tiny-v1, 3 episodes, policy popularity, seed 3"
-    assert lines[1].endswith("quickstart.yaml: quickstart-v1, 14 episodes, policy onefeed, seed 0")
+    assert lines[1].endswith("quickstart.yaml: quickstart-v2, 14 episodes, policy onefeed, seed 0")
 
 
 def test_schema_stdout_and_file(runner, tmp_path):
@@ -297,3 +321,13 @@ def test_every_lazy_command_resolves(runner, name):
     result = invoke(runner, name, "--help")
     assert result.exit_code == 0, result.output
     assert f"Usage: main {name}" in result.stdout
+
+
+@pytest.mark.skipif(not HAS_REAL_WORLD, reason="sim.world is not available")
+def test_run_summary_leaves_out_the_warm_up(runner, write_scenario, tiny_yaml):
+    text = tiny_yaml.replace("policy: popularity\n", "policy: popularity\nwarmup: {episodes: 1}\n")
+    result = invoke(runner, "run", write_scenario(text), "--no-progress")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "mean (ep 1-2)" in lines[1] and "last (ep 2)" in lines[1]
+    assert "mean: over the 2 episodes after the 1 warm-up episodes" in result.stdout

@@ -30,7 +30,13 @@ from experiments.reporting.run_plots import (
 )
 from tests.experiments.conftest import HAS_REAL_WORLD
 
-HEADINGS = ("Engagement", "Search", "Feedback loop", "Generative-model health")
+HEADINGS = (
+    "Engagement",
+    "Search",
+    "Feedback loop",
+    "Credit: candidate sources",
+    "Generative-model health",
+)
 
 
 # ----------------------------------------------------------------- families
@@ -42,6 +48,7 @@ def test_every_registered_metric_has_a_family():
     assert metric_family("welfare") == "feedback_loop"
     assert metric_family("welfare_rel_oracle") == "feedback_loop"
     assert metric_family("health_codebook_entropy_l0") == "health"
+    assert metric_family("ctr_source_sid_beam") == "credit"
     assert metric_family("not_a_metric") == OTHER_FAMILY
     assert list(FAMILIES.values()) == list(HEADINGS)
 
@@ -52,6 +59,7 @@ def test_group_by_family_keeps_empty_families_and_adds_other_last():
         ("engagement", ["clicks_per_session", "ctr"]),
         ("search", []),
         ("feedback_loop", ["welfare"]),
+        ("credit", []),
         ("health", ["health_x"]),
         (OTHER_FAMILY, ["zzz"]),
     ]

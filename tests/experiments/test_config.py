@@ -139,7 +139,7 @@ def test_missing_file(tmp_path):
 
 def test_bare_name_resolves_in_scenarios_dir():
     assert resolve_scenario_path("quickstart") == SCENARIOS_DIR / "quickstart.yaml"
-    assert load_scenario("quickstart").id == "quickstart-v1"
+    assert load_scenario("quickstart").id == "quickstart-v2"
     message = error_of("no-such-scenario")
     assert message.startswith("no-such-scenario: scenario file not found")
     assert "quickstart" in message

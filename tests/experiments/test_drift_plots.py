@@ -6,9 +6,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import experiments.reporting.compare_plots
+import experiments.reporting.drift_plots
+import experiments.reporting.run_plots
 from experiments.cli.commands import main
 from experiments.reporting.compare_report import collect_per_run
-from experiments.reporting.drift_plots import lorenz_curve, pca_2d, topic_exposure
+from experiments.reporting.drift_plots import heatmap_figure, lorenz_curve, pca_2d, topic_exposure
 from tests.experiments.conftest import HAS_REAL_WORLD
 
 TINY = """\
@@ -87,15 +90,19 @@ def test_plot_a_run_directory_from_files(runs):
     assert heat.shape == (4, 3) and np.allclose(heat.sum(axis=0), 1.0)
 
 
-def test_plot_a_compare_directory_from_files(runs, tmp_path):
-    compare = tmp_path / "compare"
+def _compare_directory(runs, compare):
+    """A comparison directory (``runs/<policy>-seed3`` and ``per_run.parquet``) of ``runs``."""
     pairs = []
     for policy, run_dir in runs.items():
         target = compare / "runs" / f"{policy}-seed3"
         shutil.copytree(run_dir, target, ignore=shutil.ignore_patterns("plots", "report.*"))
         pairs.append((policy, 3, target))
-    per_run = collect_per_run(pairs, list(runs))
-    per_run.to_parquet(compare / "per_run.parquet", index=False)
+    collect_per_run(pairs, list(runs)).to_parquet(compare / "per_run.parquet", index=False)
+    return compare
+
+
+def test_plot_a_compare_directory_from_files(runs, tmp_path):
+    compare = _compare_directory(runs, tmp_path / "compare")
     result = CliRunner().invoke(main, ["plot", str(compare)])
     assert result.exit_code == 0, result.output
     assert (compare / "plots" / "compare_overview.png").is_file()
@@ -103,3 +110,58 @@ def test_plot_a_compare_directory_from_files(runs, tmp_path):
     md = (compare / "report.md").read_text(encoding="utf-8")
     assert "Comparison table" in md and "random" in md and "popularity" in md
     assert isinstance(pd.read_parquet(compare / "per_run.parquet"), pd.DataFrame)
+
+
+def test_heatmap_ticks_are_integer_topics_and_episodes_at_cell_centres(runs):
+    fig = heatmap_figure([("popularity", [runs["popularity"]])])
+    ax = fig.axes[0]  # then the colour bar
+    n_topics, n_episodes = topic_exposure(runs["popularity"]).shape  # 4 topics, 3 episodes
+    # cell (episode e, topic k) spans [e - 0.5, e + 0.5] x [k - 0.5, k + 0.5]
+    assert ax.get_ylim() == (-0.5, n_topics - 0.5) and ax.get_xlim() == (-0.5, n_episodes - 0.5)
+    for ticks, (low, high) in ((ax.get_yticks(), ax.get_ylim()), (ax.get_xticks(), ax.get_xlim())):
+        shown = [t for t in ticks if low <= t <= high]
+        assert shown and all(float(t).is_integer() for t in shown), shown
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("episode", "latent topic")
+
+
+@pytest.fixture
+def saved_figures(monkeypatch):
+    """Every figure the plot modules save: ``{file name: Figure}``."""
+    figures = {}
+    for module in (
+        experiments.reporting.run_plots,
+        experiments.reporting.compare_plots,
+        experiments.reporting.drift_plots,
+    ):
+        real = module._save
+
+        def spy(fig, target, real=real):
+            figures[target.name] = fig
+            return real(fig, target)
+
+        monkeypatch.setattr(module, "_save", spy)
+    return figures
+
+
+def _assert_every_panel_is_labelled(figures):
+    for name, fig in figures.items():
+        for ax in fig.axes:
+            if ax.get_label() == "<colorbar>":
+                assert ax.get_ylabel(), f"{name}: colour bar without a label"
+                continue
+            assert ax.get_xlabel() and ax.get_ylabel(), f"{name}: {ax.get_title()!r} unlabelled"
+
+
+def test_every_panel_of_a_run_and_a_comparison_is_labelled(runs, tmp_path, saved_figures):
+    result = CliRunner().invoke(main, ["plot", str(runs["random"])])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in (runs["random"] / "plots").iterdir()}
+    assert set(saved_figures) == names  # every PNG went through a checked figure
+    assert {"overview.png", "topic_exposure.png", "lorenz.png"} <= names
+    _assert_every_panel_is_labelled(saved_figures)
+    saved_figures.clear()
+    compare = _compare_directory(runs, tmp_path / "compare")
+    result = CliRunner().invoke(main, ["plot", str(compare)])
+    assert result.exit_code == 0, result.output
+    assert "compare_overview.png" in saved_figures and "compare_ctr.png" in saved_figures
+    _assert_every_panel_is_labelled(saved_figures)

@@ -193,3 +193,36 @@ def test_relative_to_oracle():
     assert rel["metric"].tolist() == ["welfare_rel_oracle"] * 2
     assert rel["value"].tolist() == pytest.approx([0.75, 0.5])
     assert relative_to_reference(table[table["policy"] == "pop"]).empty
+
+
+def test_cumulative_homogenisation_counts_every_past_consumption():
+    # Episode 0: user 0 clicks 1, user 1 clicks 2. Episode 1: user 0 clicks 2 (search),
+    # user 1 clicks 2 again. Cumulative shares: user 0 {1: 1/2, 2: 1/2}, user 1 {2: 1}
+    # -> overlap 1/2 (the episode alone: user 0 {2}, user 1 {2} -> 1); cumulative sets
+    # {1, 2} and {2} -> Jaccard 1/2.
+    ep0 = events_table(
+        [
+            {"user_id": 0, "event": "click", "item_id": 1},
+            {"user_id": 1, "event": "click", "item_id": 2},
+        ]
+    ).to_pandas()
+    ep1 = events_table(
+        [
+            {"user_id": 0, "event": "search_click", "item_id": 2},
+            {"user_id": 1, "event": "click", "item_id": 2},
+        ]
+    ).to_pandas()
+    history = MetricHistory.empty(3, None).advance(ep0, None)
+    users, items, counts = history.consumption_pairs()
+    assert sorted(zip(users.tolist(), items.tolist(), counts.tolist(), strict=True)) == [
+        (0, 1, 1.0),
+        (1, 2, 1.0),
+    ]
+    context = MetricContext(episode=1, n_users=3, n_items_available=4, history=history)
+    values = compute_metrics(ep1, context)
+    assert values["homogenisation_overlap"] == pytest.approx(1.0)
+    assert values["homogenisation_overlap_cumulative"] == pytest.approx(0.5)
+    assert values["homogenisation_jaccard_cumulative"] == pytest.approx(0.5)
+    # the history keeps counts: after episode 1, user 1 has clicked item 2 twice
+    later = history.advance(ep1, None)
+    assert later.user_item_clicks[1, 2] == 2.0 and later.user_item_clicks[0, 2] == 1.0

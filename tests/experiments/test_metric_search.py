@@ -17,7 +17,7 @@ ROWS = [
     {"session_id": 1, "event": "query", "query_id": 1, "time_s": 1},
     {"session_id": 1, "event": "search_impression", "query_id": 1, "item_id": 7, "time_s": 2},
     {"session_id": 1, "event": "search_click", "query_id": 1, "item_id": 7, "time_s": 3},
-    {"session_id": 1, "event": "click", "item_id": 1, "origin": "search_expansion", "time_s": 9},
+    {"session_id": 1, "event": "click", "item_id": 1, "origin": "query_expansion", "time_s": 9},
     {"session_id": 1, "event": "click", "item_id": 2, "origin": "retrieval", "time_s": 10},
     {"session_id": 2, "event": "query", "query_id": 2, "time_s": 0},
     {"session_id": 2, "event": "search_impression", "query_id": 2, "item_id": 3, "time_s": 1},
@@ -48,7 +48,7 @@ def test_search_hand_values(values):
     assert values["suggestion_ctr"] == pytest.approx(1 / 2)
     # the clicked suggestion's query 1 got a search click: 1 / 1
     assert values["query_hit_rate"] == pytest.approx(1.0)
-    # 4 feed clicks, 1 with origin search_expansion
+    # 4 feed clicks, 1 with origin query_expansion
     assert values["search_expansion_click_share"] == pytest.approx(1 / 4)
     # existing ones still work: sessions with a query 3 / 3; successes {1, 4} of 5
     assert values["search_share"] == pytest.approx(1.0)
@@ -63,3 +63,10 @@ def test_no_suggestions_gives_nan():
     log = events_table(ROWS[8:]).to_pandas()
     v = compute_metrics(log, MetricContext(0, 1, 10), ["suggestion_ctr", "query_hit_rate"])
     assert math.isnan(v["suggestion_ctr"]) and math.isnan(v["query_hit_rate"])
+
+
+def test_expansion_share_counts_the_origin_name_of_older_logs():
+    log = events_table(ROWS).to_pandas()
+    log["origin"] = log["origin"].astype(str).replace("query_expansion", "search_expansion")
+    values = compute_metrics(log, MetricContext(episode=0, n_users=1, n_items_available=10))
+    assert values["search_expansion_click_share"] == pytest.approx(1 / 4)

@@ -117,7 +117,7 @@ def test_every_metric_belongs_to_a_log_family():
     assert metric_family("health_sid_collision_rate") == "health"
     assert metric_family("no_such_metric") == "other"
     families = {metric_family(name) for name in available_metrics()}
-    assert families == {"engagement", "search", "feedback_loop"}
+    assert families == {"engagement", "search", "feedback_loop", "credit"}
 
 
 def test_tidy_table():

@@ -43,10 +43,13 @@ def shrink(scenario: Scenario, n_users: int = 15, episodes: int = 2) -> Scenario
 def test_long_scenario_files_exist_and_say_what_they_study(name: str):
     path = SCENARIOS_DIR / f"{name}.yaml"
     text = path.read_text(encoding="utf-8")
-    assert text.startswith(f"# {name}:")
+    # The files keep their names; their ids moved to v2 with world model v2.
+    scenario_id = name.replace("-v1", "-v2")
+    assert text.startswith(f"# {scenario_id}:")
     assert "Studies:" in text
     scenario = load_scenario(name)
-    assert scenario.id == name and scenario.description
+    assert scenario.id == scenario_id and scenario.description
+    assert scenario.world.model_version == 2
 
 
 def test_long_scenarios_are_what_they_say():

@@ -86,6 +86,50 @@ def test_validation_world_has_the_papers_assumptions():
     )
 
 
+def test_chaney_setting_is_theirs():
+    from experiments.scenario import load_scenario
+
+    scenario = load_scenario("chaney-v1")
+    world = scenario.world
+    assert world.users.n_users == 100 and scenario.warmup.episodes == 10
+    assert scenario.episodes - scenario.warmup.episodes == 100
+    assert world.catalog.new_items_rate_per_day > 0  # new items every iteration
+    assert not world.intent.enabled and world.suggestions.n_suggestions == 0  # no search
+    assert world.satiation.increment == 0 and world.sessions.retention_gain == 0
+    assert world.drift.endogenous_rate == 0 == world.drift.exogenous_sd_per_day  # fixed tastes
+    assert world.choice.affinity == "dot" and world.choice.repeat_penalty >= 10
+
+
+def test_world_variants_revert_one_change_each():
+    from experiments.validation.common import VARIANTS, base_world, with_variant
+    from sim.config import WorldConfig
+
+    world = base_world()
+    cosine = WorldConfig.model_validate(with_variant(world, "affinity-cosine"))
+    assert cosine.choice.affinity == "cosine" and cosine.drift.rule == "reinforcing"
+    assert with_variant(world, "drift-convex")["choice"] == world["choice"]  # untouched
+    v1 = WorldConfig.model_validate(with_variant(world, "v1"))
+    assert v1.model_version == 1 and v1.catalog.quality_distribution == "normal"
+    assert v1.choice.repeat_penalty == world["choice"]["repeat_penalty"]  # study keys stay
+    for name in VARIANTS:
+        WorldConfig.model_validate(with_variant(world, name))
+    with pytest.raises(KeyError, match="unknown variant"):
+        with_variant(world, "nope")
+
+
+def test_sensitivity_table_marks_each_claim_per_variant():
+    from experiments.validation.sensitivity import sensitivity_markdown
+
+    holds = one_sample_greater([1.0, 2.0, 3.0], "claim a")
+    fails = one_sample_greater([-1.0, -2.0, -3.0], "claim a")
+    table = sensitivity_markdown(
+        {"s": {"v2": StudyResult("s", "", "", [holds]), "v1": StudyResult("s", "", "", [fails])}},
+        3,
+    )
+    assert "| claim | v2 | v1 |" in table
+    assert "| claim a | ✓ 2 (p = 0.037) | ✗ -2 (p = 0.96) |" in table
+
+
 def test_cli_rejects_bad_seeds(capsys):
     assert main(["chaney", "--seeds", "4-1"]) == 2
     assert "--seeds" in capsys.readouterr().err

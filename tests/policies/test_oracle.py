@@ -17,11 +17,13 @@ def test_oracle_serves_items_of_highest_true_utility():
     oracle.attach_ground_truth(truth)
     slate_size = world.config.feed.slate_size
     slates = oracle.recommend(feed_batch([0, 5], slate_size=slate_size)).slates
-    # Hand computation of v(u, i) for user 5 at t = 0 (no satiation yet):
+    # Hand computation of v(u, i) for user 5 at t = 0 (no satiation yet), with the v2
+    # affinity: the dot product of the item topics and the interests over their maximum.
     pop, cat, ch = world.population, world.catalog, world.config.choice
+    assert ch.affinity == "dot" and ch.affinity_temperature == 1.0
     u = pop.interests[5]
-    cos = cat.topics @ u / (np.linalg.norm(u) * cat.topic_norm)
-    v = ch.affinity_weight * cos + ch.quality_weight * cat.quality
+    dot = cat.topics @ (u / u.max())
+    v = ch.affinity_weight * dot + ch.quality_weight * cat.quality
     assert slates[1].tolist() == np.argsort(-v, kind="stable")[:slate_size].tolist()
     assert len(set(slates[0].tolist())) == slate_size
 

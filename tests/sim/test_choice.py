@@ -40,7 +40,10 @@ def test_logged_examination_follows_position_bias():
     imp = df[df.event == "impression"].groupby("position").size()
     exam = df[df.event.isin(["skip", "click"])].groupby("position").size()
     rate = (exam / imp).to_numpy()
-    assert rate == pytest.approx(examination_probabilities(5, 1.0), abs=0.03)
+    expected = examination_probabilities(5, 1.0)
+    # Within 4 binomial standard errors of each position's examination probability.
+    se = np.sqrt(expected * (1 - expected) / imp.to_numpy())
+    assert np.all(np.abs(rate - expected) <= 4 * se + 1e-12)
 
 
 def test_satiation_recovers_with_its_half_life():
@@ -56,7 +59,7 @@ def test_satiation_recovers_with_its_half_life():
 
 
 def test_consumption_raises_satiation_and_drifts_interests():
-    cfg = small_config(2)
+    cfg = small_config(2, drift={"rule": "convex"})
     pop = Population(cfg, np.random.default_rng(1))
     theta = np.zeros((1, 8), dtype=np.float32)
     theta[0, 3] = 1.0
@@ -67,3 +70,62 @@ def test_consumption_raises_satiation_and_drifts_interests():
     assert pop.interests[0] == pytest.approx(expected)
     assert pop.drift_endogenous[0] == pytest.approx(expected - before)
     assert pop.satiation[0, 3] == pytest.approx(0.3)
+
+
+def test_reinforcing_drift_by_hand():
+    from sim.crn import counter_uniform
+
+    cfg = small_config(2, drift={"rule": "reinforcing"})
+    pop = Population(cfg, np.random.default_rng(1))
+    pop.flip_key = np.uint64(12345)
+    pop.interests[:] = np.array([0.5, 0.3, 0.2, 0, 0, 0, 0, 0]) + 0.0
+    theta = np.zeros((2, 8), dtype=np.float32)
+    theta[:, 1] = 1.0
+    u = counter_uniform(pop.flip_key, np.array([0, 1]), np.array([0, 0]))
+    # Affinity 1 is always an upward step, 0 always downward (u is in (0, 1)).
+    pop.consume(np.array([0, 1]), theta, 0.0, 0.5, np.array([0, 0]), np.array([1.0, 0.0]), 1e-4)
+    assert u.min() > 0 and u.max() < 1
+    # Zero interests are floored at 1e-4 before renormalising (5 x 1e-4 more mass):
+    # up:   (0.5, 0.3 e^0.5, 0.2, ...) / (0.5 + 0.494616 + 0.2 + 0.0005) -> 0.41386 for topic 1
+    # down: (0.5, 0.3 e^-0.5, 0.2, ...) / (0.5 + 0.181959 + 0.2 + 0.0005) -> 0.20620
+    up = np.array([0.5, 0.3 * np.exp(0.5), 0.2, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4])
+    down = np.array([0.5, 0.3 * np.exp(-0.5), 0.2, 1e-4, 1e-4, 1e-4, 1e-4, 1e-4])
+    assert pop.interests[0] == pytest.approx(up / up.sum())
+    assert pop.interests[1] == pytest.approx(down / down.sum())
+    assert pop.interests[0, 1] == pytest.approx(0.41386, abs=1e-5)
+    assert pop.interests[1, 1] == pytest.approx(0.20620, abs=1e-5)
+    assert pop.n_consumed.tolist() == [1, 1]
+
+
+def test_reinforcing_drift_can_sharpen_interests():
+    cfg = small_config(1, drift={"rule": "reinforcing", "endogenous_rate": 0.1})
+    pop = Population(cfg, np.random.default_rng(1))
+    pop.flip_key = np.uint64(7)
+    pop.interests[0] = np.array([0.4, 0.3, 0.3, 0, 0, 0, 0, 0]) + 1e-4
+    pop.interests[0] /= pop.interests[0].sum()
+    theta = np.zeros((1, 8), dtype=np.float32)
+    theta[0, 0] = 1.0
+
+    def entropy(p):
+        return float(-(p * np.log(p)).sum())
+
+    start = entropy(pop.interests[0])
+    for _ in range(20):  # consuming items of the favourite topic, liked (affinity 1)
+        pop.consume(np.array([0]), theta, 0.0, 0.1, np.array([0]), np.array([1.0]))
+    assert entropy(pop.interests[0]) < start - 0.3
+
+
+def test_dot_affinity_prefers_the_dominant_topic():
+    from sim.choice import affinity
+
+    interests = np.array([[0.5, 0.3, 0.2]])
+    items = np.array([[[1.0, 0, 0], [0, 1.0, 0], [0.5, 0.3, 0.2]]])
+    norm = np.linalg.norm(items, axis=2)
+    # dot: p = I / max I = (1, 0.6, 0.4): 1, 0.6, and 0.5 + 0.18 + 0.08 = 0.76
+    assert affinity(interests, items, norm, "dot")[0] == pytest.approx([1.0, 0.6, 0.76])
+    # cosine: 0.5 / |I| = 0.5 / 0.6164 = 0.8111, 0.3 / 0.6164 = 0.4867, and 1 (same mix)
+    assert affinity(interests, items, norm, "cosine")[0] == pytest.approx(
+        [0.8111, 0.4867, 1.0], abs=1e-4
+    )
+    # temperature 0.5 squares p: (1, 0.36, 0.16): 1, 0.36, 0.5 + 0.108 + 0.032 = 0.64
+    assert affinity(interests, items, norm, "dot", 0.5)[0] == pytest.approx([1.0, 0.36, 0.64])

@@ -149,7 +149,8 @@ def test_repeat_penalty_is_on_by_default_and_subtracted_once_consumed():
     topics = np.full((2, 8), 1 / 8)
     with pytest.raises(ValueError, match="item ids"):
         pop.consume(np.array([0, 1]), topics, 0.3, 0.02)
-    pop.consume(np.array([0, 1]), topics, 0.3, 0.02, items=np.array([5, 6]))
+    aff = np.array([0.5, 0.5])
+    pop.consume(np.array([0, 1]), topics, 0.3, 0.02, items=np.array([5, 6]), affinity=aff)
     offset = pop.user_item_utility(np.array([[0], [1], [2]]), np.array([[5, 6]]))
     assert offset.tolist() == [[-4.0, 0.0], [0.0, -4.0], [0.0, 0.0]]
 

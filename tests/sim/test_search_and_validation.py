@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from policies.base import Policy
+from sim.events import Provenance
 from sim.search import BM25Index, search_terms
 from sim.types import FeedResponse, SearchIndex
 from sim.validation import PolicyContractError
@@ -47,6 +48,8 @@ class _BadFeed(Policy):
 
     def __init__(self, mode: str) -> None:
         self.mode = mode
+        if mode == "undeclared":
+            self.sources = (Provenance.CONTENT,)
 
     def recommend(self, batch):
         n, s = len(batch), batch.slate_size
@@ -57,6 +60,10 @@ class _BadFeed(Policy):
             slates[0, 2] = 10_000
         elif self.mode == "length":
             slates = slates[:, :-1]
+        elif self.mode == "undeclared":
+            origin = np.full(slates.shape, int(Provenance.CONTENT), dtype=np.int8)
+            origin[-1, 3] = int(Provenance.SID_BEAM)
+            return FeedResponse(slates=slates, origin=origin)
         return FeedResponse(slates=slates)
 
 
@@ -78,6 +85,11 @@ class _BadSearch(Policy):
         ("duplicate", r"policy 'bad' failed check 'duplicate item' in row \d+: item 0 appears"),
         ("unknown", r"policy 'bad' failed check 'unknown item' in row 0: item id 10000 is not"),
         ("length", r"policy 'bad' failed check 'slate shape': expected shape \(\d+, 10\), got"),
+        (
+            "undeclared",
+            r"policy 'bad' failed check 'declared provenance' in row \d+: origin 'sid_beam' "
+            r"is not among the sources the policy declares \(content\)",
+        ),
     ],
 )
 def test_feed_contract_violations_are_named(mode, pattern):

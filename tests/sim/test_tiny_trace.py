@@ -19,6 +19,8 @@ nan = math.nan
 TITLES = ("nile dito dito", "pefe duvo", "duvo dito", "tosa goza pefe", "dope dope")
 
 CONFIG = {
+    # A trace of world model v1 (a v1 world keeps it exactly).
+    "model_version": 1,
     "catalog": {
         "n_items": 5,
         "n_topics": 2,
