@@ -87,3 +87,13 @@ class ContentPolicy(HistoryPolicy):
             self.profiles.add_episode(events)
         else:
             self.profiles.add_episode(events, self.long_dwell_s)
+
+
+@register_policy("content-word-groups")
+class ContentWordGroupsPolicy(ContentPolicy):
+    """``content`` in the word-group title space OneFeed's ranking stage reads."""
+
+    def __init__(
+        self, decay: float = 0.85, long_dwell_s: float = 60.0, exclude_seen: bool = True
+    ) -> None:
+        super().__init__("word_groups", decay, long_dwell_s, exclude_seen)
