@@ -3,7 +3,11 @@
 Writes each study's runs under ``DIR/<study>/runs/``, its result as ``DIR/<study>.json``
 and ``DIR/<study>.md``, and its figure to ``docs/figures/``; prints the result table.
 ``STUDY`` = ``sensitivity`` re-runs every study in the world variants of
-:mod:`experiments.validation.sensitivity` (table in ``DIR/sensitivity.md``).
+:mod:`experiments.validation.sensitivity` (table in ``DIR/sensitivity.md``);
+``content-gap`` measures the content gap of :mod:`experiments.validation.content_gap`
+in world model v1 and v2 (``DIR/content_gap.md``); ``narrowing COMPARE_DIR`` tabulates
+where interests narrow in the runs of an ``onefeed compare``
+(:mod:`experiments.validation.narrowing`, ``COMPARE_DIR/narrowing.md``).
 Exit code 0 when every statement holds, 1 when one does not, 2 on a usage error.
 """
 
@@ -23,7 +27,10 @@ from experiments.validation.common import write_result
 def main(argv: list[str] | None = None) -> int:
     """Run the studies named on the command line; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m experiments.validation")
-    parser.add_argument("study", choices=[*STUDIES, "all", "sensitivity"])
+    parser.add_argument(
+        "study", choices=[*STUDIES, "all", "sensitivity", "content-gap", "narrowing"]
+    )
+    parser.add_argument("compare_dir", nargs="?", type=Path, help="narrowing: the compare's --out")
     parser.add_argument("--seeds", default="0-4", help="a range '0-4' or a list '0,2,5'")
     parser.add_argument("--out", type=Path, default=Path("runs/validation"))
     parser.add_argument("--episodes", type=int, default=None, help="override the horizon")
@@ -33,6 +40,21 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(exc, file=sys.stderr)
         return 2
+    if args.study == "narrowing":
+        from experiments.validation.narrowing import write_narrowing
+
+        if args.compare_dir is None or not (args.compare_dir / "runs").is_dir():
+            print(f"narrowing needs a compare directory with runs/, got {args.compare_dir}",
+                  file=sys.stderr)  # fmt: skip
+            return 2
+        print(write_narrowing(args.compare_dir).read_text(encoding="utf-8"))
+        return 0
+    if args.study == "content-gap":
+        from experiments.validation.content_gap import run_content_gap
+
+        run_content_gap(seeds, args.out)
+        print((args.out / "content_gap.md").read_text(encoding="utf-8"))
+        return 0
     if args.study == "sensitivity":
         from experiments.validation.sensitivity import run_sensitivity
 

@@ -24,16 +24,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.scenario import load_scenario
 from experiments.validation.common import (
     FIGURES_DIR,
     Arm,
     StudyResult,
     TestResult,
+    bundled_scenario,
     paired_greater,
     per_seed,
     run_arms,
-    with_variant,
 )
 from experiments.validation.figures import plot_metrics
 
@@ -47,17 +46,15 @@ RETRAINED, ONCE, ORACLE = "mf-retrained", "mf-trained-once", "oracle"
 SENSITIVITY = ("affinity-cosine", "appeal-normal", "conformity-0.5", "v1")
 
 
-def _setting() -> dict[str, Any]:
-    """The ``chaney-v1`` scenario's episodes, start-up and world."""
-    scenario = load_scenario(SCENARIO).model_dump(mode="json")
-    return {k: scenario[k] for k in ("episodes", "warmup", "world")}
-
-
 def arms(startup: int) -> tuple[Arm, ...]:
-    """The arms; the frozen mf is fitted on the ``startup`` episodes' logs."""
+    """The arms; the frozen mf is fitted on the ``startup`` episodes' logs.
+
+    As in Chaney et al., the recommender is trained on all the interactions so far
+    (``decay: 1.0``: no down-weighting of old clicks; mf's default is 0.9 per episode).
+    """
     return (
-        Arm(RETRAINED, "mf"),
-        Arm(ONCE, "mf", {"retrain": False, "fit_episodes": startup}),
+        Arm(RETRAINED, "mf", {"decay": 1.0}),
+        Arm(ONCE, "mf", {"decay": 1.0, "retrain": False, "fit_episodes": startup}),
         Arm(ORACLE, "oracle"),
     )
 
@@ -74,13 +71,10 @@ def run(
         variant: World variant (:data:`~experiments.validation.common.VARIANTS`).
     """
     start = time.perf_counter()
-    setting = _setting()
-    episodes = episodes or setting["episodes"]
-    startup = setting["warmup"]["episodes"]
-    table = run_arms(
-        NAME, arms(startup), seeds, episodes, with_variant(setting["world"], variant),
-        METRICS, out_dir / "runs", warmup=setting["warmup"], scenario_id=SCENARIO,
-    )  # fmt: skip
+    base = bundled_scenario(SCENARIO)
+    episodes = episodes or base["episodes"]
+    startup = base["warmup"]["episodes"]
+    table = run_arms(base, arms(startup), seeds, METRICS, out_dir / "runs", variant, episodes)
     last = [episodes - 1]
     final = {m: per_seed(table, m, last) for m in METRICS}
     measured = range(startup, episodes)

@@ -9,6 +9,7 @@ compared by paired tests over seeds.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -28,18 +29,23 @@ __all__ = [
     "Arm",
     "StudyResult",
     "TestResult",
+    "arm_scenario",
     "base_world",
+    "bundled_scenario",
     "one_sample_greater",
     "paired_greater",
     "run_arms",
     "slope_greater",
     "slope_per_episode",
+    "study_scenario",
+    "with_variant",
     "write_result",
 ]
 
 #: Standard deviation of every user's fixed idiosyncratic taste for each item
 #: (``choice.idiosyncratic_sd``, utility units): twice the spread of the shared quality
-#: term (0.5 · N(0, 1)), a quarter of the affinity weight (4).
+#: term (0.5 · N(0, 1)); chosen a priori under world model v1, whose affinity weight was 4
+#: (v2's is 6).
 IDIOSYNCRATIC_SD = 1.0
 #: Utility subtracted from an item the user already consumed (``choice.repeat_penalty``):
 #: large enough (odds × e^-10) that every item is consumed at most once, as in the
@@ -124,33 +130,100 @@ class Arm:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def run_arms(
-    study: str,
-    arms: Sequence[Arm],
-    seeds: Sequence[int],
-    episodes: int,
-    world: dict[str, Any],
-    metrics: Sequence[str],
-    out_dir: Path,
-    log: Callable[..., None] = print,
-    warmup: dict[str, Any] | None = None,
-    scenario_id: str | None = None,
-) -> pd.DataFrame:
-    """Run every (arm, seed) and return the tidy metrics of all runs.
+def study_scenario(
+    study: str, world: dict[str, Any], episodes: int, warmup: dict[str, Any] | None = WARMUP
+) -> dict[str, Any]:
+    """The base scenario (as data) of a study run in a world built by :func:`base_world`.
 
     Args:
-        study: Study name (scenario id prefix).
+        study: Study name; the scenario id is ``validation-<study>-v3``.
+        world: World configuration data (only the keys the study sets).
+        episodes: Episodes per run, the start-up included.
+        warmup: The ``warmup`` section shared by every arm (default :data:`WARMUP`), or
+            ``None`` for none.
+    """
+    base: dict[str, Any] = {"id": f"validation-{study}-v3", "episodes": episodes, "world": world}
+    if warmup:
+        base["warmup"] = dict(warmup)
+    return base
+
+
+def bundled_scenario(name: str) -> dict[str, Any]:
+    """A bundled scenario (``scenarios/<file>.yaml``) as data, with only the keys it sets.
+
+    Keys the file leaves unset stay unset, so a world variant that changes
+    ``model_version`` (:data:`VARIANTS` ``["v1"]``) gets that version's defaults for
+    them; a full dump would pin every key at the v2 defaults and make ``v1`` a no-op.
+    """
+    from experiments.scenario import load_scenario
+
+    return load_scenario(name).model_dump(mode="json", exclude_unset=True)
+
+
+def arm_scenario(
+    base: dict[str, Any],
+    arm: Arm,
+    seed: int,
+    metrics: Sequence[str],
+    variant: str = "v2",
+    episodes: int | None = None,
+) -> Scenario:
+    """The validated scenario of one (arm, seed) run of a study.
+
+    Everything but the policy comes from ``base``: the world (with the overrides of
+    ``variant`` merged in), the episodes (unless ``episodes`` overrides them) and the
+    start-up, so every arm of a seed shares that seed's exogenous randomness. Ground
+    truth is allowed for the ``oracle`` only; outputs are the ``metrics``, truth
+    snapshots and no plots.
+
+    Args:
+        base: Scenario data (:func:`study_scenario`, :func:`bundled_scenario`).
+        arm: The arm (its policy and parameters replace the base's policy).
+        seed: Root seed.
+        metrics: Metric names computed per episode.
+        variant: World variant (a key of :data:`VARIANTS`).
+        episodes: Override of ``base["episodes"]``.
+
+    Raises:
+        KeyError: If ``variant`` is unknown.
+        pydantic.ValidationError: If the resulting scenario is invalid.
+    """
+    data = {
+        **base,
+        "seed": int(seed),
+        "episodes": int(episodes or base["episodes"]),
+        "allow_ground_truth": arm.policy == "oracle",
+        "policy": {"name": arm.policy, "params": dict(arm.params)},
+        "world": with_variant(base.get("world", {}), variant),
+        "output": {"plots": False, "truth_snapshots": True, "metrics": list(metrics)},
+    }
+    return Scenario.model_validate(data)
+
+
+def run_arms(
+    base: dict[str, Any],
+    arms: Sequence[Arm],
+    seeds: Sequence[int],
+    metrics: Sequence[str],
+    out_dir: Path,
+    variant: str = "v2",
+    episodes: int | None = None,
+    log: Callable[..., None] = print,
+) -> pd.DataFrame:
+    """Run every (arm, seed) of a study on its base scenario; the tidy metrics of all runs.
+
+    A finished run of the identical scenario already in ``out_dir`` is reused; an
+    unfinished or different one is replaced.
+
+    Args:
+        base: The study's base scenario as data (see :func:`arm_scenario`).
         arms: The arms.
-        seeds: Root seeds; each seed is shared by every arm.
-        episodes: Episodes per run.
-        world: World configuration data.
+        seeds: Root seeds; each seed is shared by every arm (common random numbers).
         metrics: Metric names computed per episode.
         out_dir: Parent of the run directories (``<arm>-seed<N>/``).
+        variant: World variant (a key of :data:`VARIANTS`).
+        episodes: Override of the base scenario's episodes.
         log: Progress printer.
-        warmup: The scenario's ``warmup`` section shared by every arm (e.g.
-            ``{"episodes": 1, "policy": "random"}``: a start-up episode of random
-            recommendations whose log every arm's policy is then trained on), or ``None``.
-        scenario_id: Id of the runs' scenario (default ``validation-<study>-v3``).
 
     Returns:
         Columns ``arm, seed, episode, metric, value``.
@@ -158,28 +231,15 @@ def run_arms(
     tables = []
     for seed in seeds:
         for arm in arms:
-            scenario = Scenario.model_validate(
-                {
-                    "id": scenario_id or f"validation-{study}-v3",
-                    "seed": int(seed),
-                    "episodes": episodes,
-                    "allow_ground_truth": arm.policy == "oracle",
-                    "policy": {"name": arm.policy, "params": arm.params},
-                    "world": world,
-                    **({"warmup": warmup} if warmup else {}),
-                    "output": {"plots": False, "truth_snapshots": True, "metrics": list(metrics)},
-                }
-            )
+            scenario = arm_scenario(base, arm, seed, metrics, variant, episodes)
             run_dir = Path(out_dir) / f"{arm.label}-seed{seed}"
             if is_reusable_run(run_dir, scenario.model_dump(mode="json")):
                 table = pd.read_parquet(run_dir / "metrics.parquet")
             else:
                 if run_dir.exists():
-                    import shutil
-
                     shutil.rmtree(run_dir)
                 table = run_scenario(scenario, run_dir, show_progress=False).metrics
-            log(f"  {study}: {arm.label} seed {seed} done", flush=True)
+            log(f"  {scenario.id} ({variant}): {arm.label} seed {seed} done", flush=True)
             tables.append(
                 table.assign(arm=arm.label)[["arm", "seed", "episode", "metric", "value"]]
             )

@@ -14,14 +14,13 @@ from pathlib import Path
 
 from experiments.validation.common import (
     FIGURES_DIR,
-    WARMUP,
     Arm,
     StudyResult,
     base_world,
     paired_greater,
     per_seed,
     run_arms,
-    with_variant,
+    study_scenario,
 )
 from experiments.validation.figures import plot_metrics
 
@@ -47,10 +46,8 @@ def run(
 ) -> StudyResult:
     """Run the study and test its statement over ``seeds`` (``variant``: the world variant)."""
     start = time.perf_counter()
-    table = run_arms(
-        NAME, ARMS, seeds, episodes, with_variant(base_world(**WORLD), variant), METRICS,
-        out_dir / "runs", warmup=WARMUP,
-    )  # fmt: skip
+    base = study_scenario(NAME, base_world(**WORLD), episodes)
+    table = run_arms(base, ARMS, seeds, METRICS, out_dir / "runs", variant)
     last = [episodes - 1]
     entropy = per_seed(table, METRICS[0], last)
     endogenous = per_seed(table, METRICS[1], last)

@@ -34,7 +34,7 @@ from experiments.validation.common import (
     run_arms,
     slope_greater,
     slope_per_episode,
-    with_variant,
+    study_scenario,
 )
 from experiments.validation.figures import plot_metrics
 
@@ -66,10 +66,8 @@ def run(
 ) -> StudyResult:
     """Run the study and test its statement over ``seeds`` (``variant``: the world variant)."""
     start = time.perf_counter()
-    world = with_variant(base_world(**WORLD), variant)
-    table = run_arms(
-        NAME, arms(episodes), seeds, episodes, world, METRICS, out_dir / "runs", warmup=WARMUP,
-    )  # fmt: skip
+    base = study_scenario(NAME, base_world(**WORLD), episodes)
+    table = run_arms(base, arms(episodes), seeds, METRICS, out_dir / "runs", variant)
     first = WARMUP["episodes"]
     slopes = {m: slope_per_episode(table, m, first_episode=first) for m in METRICS}
     tests = [slope_greater(slopes[m], arm, CONTROL, m) for m in TESTED for arm in LEARNERS]
