@@ -8,6 +8,7 @@ Layout: :mod:`~experiments.runner.run` (the episode loop of one run),
 :mod:`~experiments.runner.run_dir` (the run directory, manifest and reuse check),
 :mod:`~experiments.runner.checkpoint` (checkpoints between episodes, for resuming),
 :mod:`~experiments.runner.ray_backend` (pairs as Ray tasks; optional extra ``ray``),
+:mod:`~experiments.runner.shards` (one run's episodes split by users, ``--shards N``),
 :mod:`~experiments.runner.progress` (the progress bar),
 :mod:`~experiments.runner.compare` (planning and executing (policy, seed) pairs) and
 :mod:`~experiments.runner.evaluate` (gymnasium-style evaluation of an agent; imported
