@@ -12,9 +12,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from onefeed import BehaviourSequence, FeedbackLog, UserFeedback
+from onefeed import BehaviourSequence, FeedbackLog
 from onefeed import EventType as Behaviour
 from onefeed.text import word_tokens
+from policies.log_view import names
+from policies.onefeed_feedback import EpisodeFeedback
+from policies.ranking import stable_top_k, user_chunks
 
 __all__ = ["ContentProfiles", "ServedLists", "UserHistories", "feedback_log"]
 
@@ -48,7 +51,7 @@ class UserHistories:
             encode_query: Maps query text to vocabulary ids (``None`` before a model).
             long_dwell_s: Clicks with at least this dwell are ``LONG_DWELL`` events.
         """
-        kind = events["event"].astype(str).to_numpy()
+        kind = names(events["event"])
         keep = np.isin(kind, ["click", "skip", "search_click", "query"])
         rows = events.loc[keep, ["user_id", "time_s", "item_id", "dwell_s", "query"]]
         kind = kind[keep]
@@ -170,79 +173,10 @@ def feedback_log(
     Returns:
         A :class:`onefeed.FeedbackLog` over users with any feedback.
     """
-    kind = events["event"].astype(str).to_numpy()
-    origin = events["origin"].astype(str).to_numpy()
-    users = events["user_id"].to_numpy(np.int64)
-    items = events["item_id"].to_numpy(np.int64)
-    generated = np.isin(origin, generated_origins)
-    shown = (kind == "impression") & generated
-    frame = pd.DataFrame({"user": users, "item": items})
-    clicked = set(
-        zip(users[kind == "click"].tolist(), items[kind == "click"].tolist(), strict=True)
+    feedback = EpisodeFeedback(
+        events, served, encode_query, max_words, long_dwell_s, generated_origins
     )
-    dwell = events["dwell_s"].to_numpy()
-    long_set = set(
-        zip(users[(kind == "click") & (dwell >= long_dwell_s)].tolist(),
-            items[(kind == "click") & (dwell >= long_dwell_s)].tolist(), strict=True)
-    )  # fmt: skip
-    skipped = set(zip(users[kind == "skip"].tolist(), items[kind == "skip"].tolist(), strict=True))
-    # Suggested queries: shown, clicked, and result clicks reached through them.
-    query_ids = events["query_id"].to_numpy(np.int64)
-    texts = events["query"].to_numpy(object)
-    suggestion_query = {int(q): texts[r] for r, q in zip(np.flatnonzero(kind == "suggestion_click"),
-                        query_ids[kind == "suggestion_click"], strict=True)}  # fmt: skip
-    result_clicks: dict[int, list[tuple[str, int]]] = {}
-    for r in np.flatnonzero((kind == "search_click") & np.isin(query_ids, list(suggestion_query))):
-        result_clicks.setdefault(int(users[r]), []).append(
-            (suggestion_query[int(query_ids[r])], int(items[r]))
-        )
-    shown_suggestions: dict[int, list[str]] = {}
-    clicked_suggestions: dict[int, set[str]] = {}
-    for r in np.flatnonzero(kind == "suggestion_shown"):
-        shown_suggestions.setdefault(int(users[r]), [])
-        if texts[r] not in shown_suggestions[int(users[r])]:
-            shown_suggestions[int(users[r])].append(texts[r])
-    for r in np.flatnonzero(kind == "suggestion_click"):
-        clicked_suggestions.setdefault(int(users[r]), set()).add(texts[r])
-
-    shown_frame = frame[shown].drop_duplicates()
-    per_user = shown_frame.groupby("user")["item"].apply(np.asarray).to_dict()
-    records = []
-    for user in sorted(set(per_user) | set(shown_suggestions)):
-        shown_items = np.asarray(per_user.get(user, np.zeros(0, np.int64)), dtype=np.int64)
-        queries = served.queries[user]
-        query_words = np.full((len(queries), max_words), -1, dtype=np.int64)
-        for qi, text in enumerate(queries):
-            ids = np.asarray(encode_query(text), dtype=np.int64)[:max_words]
-            query_words[qi, : ids.shape[0]] = ids
-        shown_q = set(shown_suggestions.get(user, []))
-        query_clicked = np.array([q in clicked_suggestions.get(user, set()) for q in queries])
-        reached = [(queries.index(t), i) for t, i in result_clicks.get(user, []) if t in queries]
-        # Feed clicks on expansion items are credited to the query that found them.
-        row = served.items[user]
-        for item in shown_items:
-            hit = np.flatnonzero(row == item)
-            if hit.size and served.query_of_item[user, hit[0]] >= 0 and (user, item) in clicked:
-                reached.append((int(served.query_of_item[user, hit[0]]), int(item)))
-        keep_q = [
-            qi for qi, q in enumerate(queries) if q in shown_q or any(r[0] == qi for r in reached)
-        ]
-        remap = {old: new for new, old in enumerate(keep_q)}
-        records.append(
-            UserFeedback(
-                history=served.histories[user],
-                shown_items=shown_items,
-                clicked=np.array([(user, i) in clicked for i in shown_items.tolist()], dtype=bool),
-                long_dwell=np.array(
-                    [(user, i) in long_set for i in shown_items.tolist()], dtype=bool
-                ),
-                skipped=np.array([(user, i) in skipped for i in shown_items.tolist()], dtype=bool),
-                shown_queries=query_words[keep_q].reshape(-1, max_words),
-                query_clicked=query_clicked[keep_q] if keep_q else np.zeros(0, bool),
-                query_result_clicks=[(remap[q], i) for q, i in reached if q in remap],
-            )
-        )
-    return FeedbackLog(records)
+    return FeedbackLog([feedback.record(i) for i in range(len(feedback))])
 
 
 class ContentProfiles:
@@ -365,7 +299,7 @@ class ContentProfiles:
     def add_episode(self, events: pd.DataFrame, long_dwell_s: float) -> None:
         """Decay every profile, then add the episode's clicks and typed queries."""
         self.profiles *= self.decay
-        kind = events["event"].astype(str).to_numpy()
+        kind = names(events["event"])
         users = events["user_id"].to_numpy(np.int64)
         items = events["item_id"].to_numpy(np.int64)
         dwell = np.nan_to_num(events["dwell_s"].to_numpy(np.float64))
@@ -389,7 +323,17 @@ class ContentProfiles:
         return self.unit_profiles(users) @ self.item_emb.T
 
     def top_words(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Per user, the ``k`` words closest to the profile: ``(ids, scores)``."""
-        scores = self.unit_profiles() @ self.word_vecs.T
-        top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-        return top, np.take_along_axis(scores, top, axis=1)
+        """Per user, the ``k`` words closest to the profile: ``(ids, scores)``.
+
+        Scored a chunk of users at a time (:func:`~policies.ranking.user_chunks`), so no
+        users × words array of the whole population is built.
+        """
+        n = self.profiles.shape[0]
+        width = min(k, self.word_vecs.shape[0])
+        ids = np.zeros((n, width), dtype=np.int64)
+        values = np.zeros((n, width))
+        for users in user_chunks(n, 4096):
+            scores = self.unit_profiles(users) @ self.word_vecs.T
+            top = stable_top_k(scores, k)
+            ids[users], values[users] = top, np.take_along_axis(scores, top, axis=1)
+        return ids, values

@@ -66,13 +66,16 @@ from onefeed.encoder import item_vectors
 from onefeed.losses import log_softmax
 from onefeed.text import word_tokens
 from policies.base import Policy, PolicyContext
+from policies.log_view import names
 from policies.onefeed_config import SIM_MODEL_DEFAULTS, OneFeedPolicyConfig, auto_codebook_size
+from policies.onefeed_feedback import EpisodeFeedback
 from policies.onefeed_health import HealthTracker
-from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories, feedback_log
+from policies.onefeed_lists import ExpansionHits, finalise_rows
+from policies.onefeed_logs import ContentProfiles, ServedLists, UserHistories
 from policies.onefeed_queries import QueryChooser
 from policies.onefeed_ranker import FEATURES, LearnedRanker, served_feature_rows
 from policies.onefeed_search_page import SearchInputs, SearchPage
-from policies.ranking import standardise_rows
+from policies.ranking import standardise_rows, user_chunks
 from policies.registry import register_policy
 from sim.events import Provenance
 from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SuggestBatch
@@ -86,6 +89,8 @@ _GENERATED = ("sid_beam", "query_expansion")
 #: the first (a generated item stays generated when the scaffolding also found it).
 _SOURCES = (Provenance.SID_BEAM, Provenance.QUERY_EXPANSION, Provenance.CONTENT,
             Provenance.POPULAR)  # fmt: skip
+#: Users × items cells of one chunk of list preparation (bounds its float64 arrays).
+_CHUNK_CELLS = 1 << 20
 
 
 class OneFeedPolicy(Policy):
@@ -199,35 +204,38 @@ class OneFeedPolicy(Policy):
         """Each user's final list: ranked candidates, then popular items as filler.
 
         Keeps available, unseen, distinct items in rank order, then fills with popular
-        items, to exactly ``min(list_len, n_available)`` entries per user.
+        items, to exactly ``min(list_len, n_available)`` entries per user
+        (:func:`~policies.onefeed_lists.finalise_rows`, a chunk of users at a time).
         """
         popular = self._popular()
         length = min(self.options.list_len, popular.shape[0])
-        available = self.context.catalog.available
         n_users = self.context.n_users
-        consumed, recent = self.histories.consumed, self.histories.sequences
-        out_items = np.empty((n_users, length), dtype=np.int64)
-        out_origin = np.full((n_users, length), int(Provenance.POPULAR), dtype=np.int8)
-        out_query = np.full((n_users, length), -1, dtype=np.int64)
-        for user in range(n_users):
-            row = items[user]
-            ok = (row >= 0) & (row < available.shape[0])
-            ok[ok] &= available[row[ok]]
-            ok &= ~np.isin(row, recent[user].items) & ~np.isin(row, consumed[user])
-            cols = np.flatnonzero(ok)
-            _, first = np.unique(row[cols], return_index=True)
-            cols = cols[np.sort(first)][:length]
-            n_model = cols.shape[0]
-            out_items[user, :n_model] = row[cols]
-            out_origin[user, :n_model] = origin[user, cols]
-            out_query[user, :n_model] = query_of[user, cols]
-            if n_model < length:
-                unused = ~np.isin(popular, row[cols])
-                fresh = unused & ~np.isin(popular, consumed[user])
-                # Consumed items only if the user has consumed nearly everything, last.
-                fill = np.concatenate([popular[fresh], popular[unused & ~fresh]])
-                out_items[user, n_model:] = fill[: length - n_model]
-        return ServedLists(out_items, out_origin, out_query, queries, histories)
+        out = ServedLists(
+            np.empty((n_users, length), dtype=np.int64),
+            np.empty((n_users, length), dtype=np.int8),
+            np.empty((n_users, length), dtype=np.int64),
+            queries,
+            histories,
+        )
+        for chunk in user_chunks(n_users):
+            self._finalise_chunk(out, chunk, items[chunk], origin[chunk], query_of[chunk], popular)
+        return out
+
+    def _finalise_chunk(
+        self,
+        out: ServedLists,
+        chunk: np.ndarray,
+        items: np.ndarray,
+        origin: np.ndarray,
+        query_of: np.ndarray,
+        popular: np.ndarray,
+    ) -> None:
+        """Write the final lists of the users ``chunk`` into ``out`` (see :meth:`_finalise`)."""
+        parts = finalise_rows(
+            chunk, items, origin, query_of, popular, out.items.shape[1],
+            self.context.catalog.available, self.histories,
+        )  # fmt: skip
+        out.items[chunk], out.origin[chunk], out.query_of_item[chunk] = parts
 
     # ------------------------------------------------------------------ serving
     def recommend(self, batch: FeedBatch) -> FeedResponse:  # noqa: D102
@@ -299,27 +307,25 @@ class OneFeedPolicy(Policy):
             self.search.learn(events, opts.pop_decay, fit_ranker=opts.learn_ranker)
             self._search_rate = self._zscore_available(self.search.stats.rate_logit())
         if not frozen:  # item statistics are parameters too: a frozen policy keeps them
-            kind = events["event"].astype(str)
-            clicked = events.loc[kind.isin(["click", "search_click"]), "item_id"].to_numpy()
+            kind = names(events["event"])
+            clicked = events.loc[np.isin(kind, ["click", "search_click"]), "item_id"].to_numpy()
             self._clicks *= opts.pop_decay
             ok = (clicked >= 0) & (clicked < self._clicks.size)
             np.add.at(self._clicks, clicked[ok], 1.0)
             # Examined feed items (click or skip) and their clicks: a quality estimate.
-            feed = events.loc[kind.isin(["click", "skip"]), ["event", "item_id"]]
+            feed = events.loc[np.isin(kind, ["click", "skip"]), ["event", "item_id"]]
             item = feed["item_id"].to_numpy(np.int64)
             ok = (item >= 0) & (item < self._clicks.size)
             self._examined *= opts.pop_decay
             self._feed_clicks *= opts.pop_decay
             np.add.at(self._examined, item[ok], 1.0)
-            np.add.at(
-                self._feed_clicks, item[ok & (feed["event"].astype(str) == "click").to_numpy()], 1.0
-            )
+            np.add.at(self._feed_clicks, item[ok & (names(feed["event"]) == "click")], 1.0)
             self._remember_queries(events)
         self.content.add_episode(events, opts.long_dwell_s)
         encode = None if self.model is None else self._encode
         feedback = None
         if self.model is not None and self._served is not None and opts.self_enhance:
-            feedback = feedback_log(
+            feedback = EpisodeFeedback(
                 events, self._served, encode, self.model.config.max_query_words,
                 opts.long_dwell_s, _GENERATED,
             )  # fmt: skip
@@ -359,7 +365,7 @@ class OneFeedPolicy(Policy):
 
     def _remember_queries(self, events: pd.DataFrame) -> None:
         """Recent successful typed queries, and per-word outcomes of every query."""
-        kind = events["event"].astype(str)
+        kind = names(events["event"])
         ok = events.loc[kind == "search_click", "query_id"].unique()
         texts = events.loc[(kind == "query") & events["query_id"].isin(ok), "query"].dropna()
         for text in texts.tolist():
@@ -393,19 +399,21 @@ class OneFeedPolicy(Policy):
             for s in sequences
         ]  # fmt: skip
 
-    def _training_budget(self, feedback: FeedbackLog, sequences: list) -> tuple:
+    def _training_budget(self, feedback: EpisodeFeedback, sequences: list) -> tuple:
         """Cap a self-enhancement round at about ``enhance_budget`` examples.
 
         Keeps every positive (clicked / long-dwell item, query credit) of a random
         subset of users, at most ``negatives_per_user`` of their skipped items, and a
         replay of ``replay_users`` random active users' sequences (against forgetting).
+        Only the users taken are read from the episode's feedback (their records are
+        built on demand), so a round's cost does not grow with the population.
         """
         opts, rng = self.options, self._train_rng
         assert self.model is not None
         n_model = self.model.n_items
         kept, n_rows = [], 0
-        for r in rng.permutation(len(feedback.users)):
-            uf = feedback.users[int(r)]
+        for r in rng.permutation(len(feedback)):
+            uf = feedback.record(int(r))
             known = uf.shown_items < n_model  # items after the last fit have no SIDs yet
             pos = np.flatnonzero((uf.clicked | uf.long_dwell) & known)
             neg = np.flatnonzero(uf.skipped & ~(uf.clicked | uf.long_dwell) & known)
@@ -442,104 +450,115 @@ class OneFeedPolicy(Policy):
     def _prepare_lists(self) -> None:
         """Candidate generation, expansion and ranking for every user (vectorised).
 
-        Without a model (``use_model`` False) the SID candidates and the model's
-        features (state-item score, SID log-probability, aligned intent) are absent
-        (features 0) and queries come from the title profiles and the query log only.
+        Queries are chosen and searched for the whole population at once (one batched
+        engine call); scoring, ranking and the final lists go a chunk of users at a
+        time (:func:`~policies.ranking.user_chunks`), so no step holds a
+        users × items array of the whole population. Without a model (``use_model``
+        False) the SID candidates and the model's features (state-item score, SID
+        log-probability, aligned intent) are absent (features 0) and queries come from
+        the title profiles and the query log only.
         """
         model, opts = self.model, self.options
         n_users, n_items = self.context.n_users, self.context.catalog.n_items
         histories = self._known_to_model(self.histories.sequences)
-        affinity = self.content.affinity()
-        popularity, quality = self._item_prior_parts()
-        rows = np.arange(n_users)[:, None]
-        source = np.zeros((n_users, n_items), dtype=np.int8)  # 0: not a candidate
-        model_z = np.zeros((n_users, n_items))
-        sid_feature = np.zeros((n_users, n_items))
-        intent = np.zeros((n_users, n_items))
-        m = 0
         if model is not None:
             self._item_vecs = item_vectors(model.params, model.sids.codes)
-            self._states = model.user_states(histories)
-            sid_items, feats = model.candidate_features(histories, opts.beam, exclude_history=True)
-            # Ranking-stage features over every item: the model's state-item score.
-            lp = np.full((n_users, n_items), np.nan)
-            m = min(n_items, model.n_items)
-            logits = self._states @ self._item_vecs.T + model.params["rank.bias"]
-            lp[:, :m] = log_softmax(logits)[:, :m]
-            model_z = np.nan_to_num(standardise_rows(lp))
-            ok = (sid_items >= 0) & (sid_items < n_items)
-            sid_rows = np.broadcast_to(rows, sid_items.shape)[ok]
-            source[sid_rows, sid_items[ok]] = int(Provenance.SID_BEAM)
-            sid_z = np.nan_to_num(standardise_rows(np.where(ok, feats["sid"], np.nan)))
-            sid_feature[sid_rows, sid_items[ok]] = sid_z[ok]
+            self._states = np.zeros((n_users, self._item_vecs.shape[1]), dtype=np.float32)
+            for chunk in user_chunks(n_users):
+                self._states[chunk] = model.user_states([histories[u] for u in chunk])
             self._sid_aligned = self._query_chooser().sid_vectors()
         else:
             self._item_vecs = np.zeros((n_items, 1))
             self._states = np.zeros((n_users, 1))
             self._sid_aligned = np.zeros((n_items, 1))
-        # Lower-priority sources only claim items no earlier source produced.
-        k = min(opts.content_candidates, n_items)
-        content = np.zeros((n_users, n_items), dtype=bool)
-        content[rows, np.argpartition(-affinity, k - 1, axis=1)[:, :k]] = True
-        popular = np.zeros(n_items, dtype=bool)
-        popular[self._popular()[: opts.popular_candidates]] = True
         queries: list[list[str]] = [[] for _ in range(n_users)]
-        expansion = np.zeros((n_users, n_items), dtype=bool)
-        query_of_item = np.full((n_users, n_items), -1, dtype=np.int64)
         self._inputs = None
+        chooser = self._query_chooser()
         if opts.use_queries:
-            chooser = self._query_chooser()
             queries = chooser.choose(histories)
-            if model is not None:
-                aligned = standardise_rows(chooser.intent_item_scores(queries))
-                intent[:, :m] = np.nan_to_num(aligned)[:, :m]
-            flat = [q for row in queries for q in row]
-            owner = np.repeat(np.arange(n_users), [len(row) for row in queries])
-            index_in_row = np.concatenate([np.arange(len(r)) for r in queries] or [np.zeros(0)])
-            if flat:
-                found, _ = self.context.search.search(flat, opts.expansion_per_query)
-                found = found.astype(np.int64)
-                hit = (found >= 0) & (found < n_items)
-                who = np.broadcast_to(owner[:, None], found.shape)
-                qi = np.broadcast_to(index_in_row.astype(np.int64)[:, None], found.shape)
-                # Assign in reverse so the first query that found an item is credited.
-                query_of_item[who[hit][::-1], found[hit][::-1]] = qi[hit][::-1]
-                expansion[who[hit], found[hit]] = True
-        for code, mask in (
-            (Provenance.QUERY_EXPANSION, expansion),
-            (Provenance.CONTENT, content),
-            (Provenance.POPULAR, np.broadcast_to(popular, (n_users, n_items))),
-        ):
-            source[(source == 0) & mask] = int(code)
-        features = [
-            affinity,
-            popularity[None, :],
-            quality[None, :],
-            model_z,
-            sid_feature,
-            expansion,
-            intent,
-        ]
+        expansion = ExpansionHits.search(
+            queries, self.context.search, opts.expansion_per_query, n_items
+        )
+        popular = self._popular()
+        length = min(opts.list_len, popular.shape[0])
+        served = ServedLists(
+            np.empty((n_users, length), dtype=np.int64),
+            np.empty((n_users, length), dtype=np.int8),
+            np.empty((n_users, length), dtype=np.int64),
+            queries,
+            histories,
+        )
+        self._served_features = np.empty((n_users, length, len(FEATURES)), dtype=np.float32)
+        from_content = np.empty((n_users, length), dtype=bool)
+        popularity, quality = self._item_prior_parts()
+        is_popular = np.zeros(n_items, dtype=bool)
+        is_popular[popular[: opts.popular_candidates]] = True
         available = self.context.catalog.available[None, :]
-        score = np.where((source > 0) & available, self.ranker.score(features), -np.inf)
         width = min(n_items, opts.list_len + opts.history_len)
-        top = np.argpartition(-score, width - 1, axis=1)[:, :width]
-        top_score = np.take_along_axis(score, top, 1)
-        order = np.argsort(-top_score, axis=1, kind="stable")
-        top = np.take_along_axis(top, order, 1)
-        top = np.where(np.isfinite(np.take_along_axis(top_score, order, 1)), top, -1)
-        ci = np.clip(top, 0, None)
-        origin = np.where(top >= 0, np.take_along_axis(source, ci, 1), 0).astype(np.int8)
-        is_exp = origin == int(Provenance.QUERY_EXPANSION)
-        query_of = np.where(is_exp, np.take_along_axis(query_of_item, ci, 1), -1)
-        self._served = self._finalise(top, origin, query_of, queries, histories)
-        final = np.clip(self._served.items, 0, n_items - 1)
-        full = [np.broadcast_to(f, (n_users, n_items)) for f in features]
-        self._served_features = np.stack(
-            [np.take_along_axis(f, final, 1) for f in full], axis=2
-        ).astype(np.float32)
+        for chunk in user_chunks(n_users, max(64, _CHUNK_CELLS // max(n_items, 1))):
+            c = chunk.shape[0]
+            rows = np.arange(c)[:, None]
+            affinity = self.content.affinity(chunk)
+            source = np.zeros((c, n_items), dtype=np.int8)  # 0: not a candidate
+            model_z = np.zeros((c, n_items))
+            sid_feature = np.zeros((c, n_items))
+            intent = np.zeros((c, n_items))
+            if model is not None:
+                m = min(n_items, model.n_items)
+                hist = [histories[u] for u in chunk]
+                sid_items, feats = model.candidate_features(hist, opts.beam, exclude_history=True)
+                lp = np.full((c, n_items), np.nan)
+                logits = self._states[chunk] @ self._item_vecs.T + model.params["rank.bias"]
+                lp[:, :m] = log_softmax(logits)[:, :m]
+                model_z = np.nan_to_num(standardise_rows(lp))
+                ok = (sid_items >= 0) & (sid_items < n_items)
+                sid_rows = np.broadcast_to(rows, sid_items.shape)[ok]
+                source[sid_rows, sid_items[ok]] = int(Provenance.SID_BEAM)
+                sid_z = np.nan_to_num(standardise_rows(np.where(ok, feats["sid"], np.nan)))
+                sid_feature[sid_rows, sid_items[ok]] = sid_z[ok]
+                if opts.use_queries:
+                    scores = chooser.intent_item_scores([queries[u] for u in chunk])
+                    intent[:, :m] = np.nan_to_num(standardise_rows(scores))[:, :m]
+            # Lower-priority sources only claim items no earlier source produced.
+            k = min(opts.content_candidates, n_items)
+            content = np.zeros((c, n_items), dtype=bool)
+            content[rows, np.argpartition(-affinity, k - 1, axis=1)[:, :k]] = True
+            exp_mask, query_of_item = expansion.dense(chunk, n_items)
+            for code, mask in (
+                (Provenance.QUERY_EXPANSION, exp_mask),
+                (Provenance.CONTENT, content),
+                (Provenance.POPULAR, np.broadcast_to(is_popular, (c, n_items))),
+            ):
+                source[(source == 0) & mask] = int(code)
+            features = [
+                affinity,
+                popularity[None, :],
+                quality[None, :],
+                model_z,
+                sid_feature,
+                exp_mask,
+                intent,
+            ]
+            score = np.where((source > 0) & available, self.ranker.score(features), -np.inf)
+            top = np.argpartition(-score, width - 1, axis=1)[:, :width]
+            top_score = np.take_along_axis(score, top, 1)
+            order = np.argsort(-top_score, axis=1, kind="stable")
+            top = np.take_along_axis(top, order, 1)
+            top = np.where(np.isfinite(np.take_along_axis(top_score, order, 1)), top, -1)
+            ci = np.clip(top, 0, None)
+            origin = np.where(top >= 0, np.take_along_axis(source, ci, 1), 0).astype(np.int8)
+            is_exp = origin == int(Provenance.QUERY_EXPANSION)
+            query_of = np.where(is_exp, np.take_along_axis(query_of_item, ci, 1), -1)
+            self._finalise_chunk(served, chunk, top, origin, query_of, popular)
+            final = np.clip(served.items[chunk], 0, n_items - 1)
+            self._served_features[chunk] = np.stack(
+                [np.take_along_axis(np.broadcast_to(f, (c, n_items)), final, 1) for f in features],
+                axis=2,
+            )
+            from_content[chunk] = np.take_along_axis(content, final, 1)
+        self._served = served
         self.health.record_queries(queries)
-        self.health.record_sources(self._served.origin, np.take_along_axis(content, final, 1))
+        self.health.record_sources(served.origin, from_content)
 
     def _item_prior_parts(self) -> tuple[np.ndarray, np.ndarray]:
         """Z-scored ``log(1 + recent clicks)`` and click-rate logit, shape ``(n_items,)``."""

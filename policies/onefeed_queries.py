@@ -20,10 +20,26 @@ from typing import Any
 import numpy as np
 
 from onefeed import OneFeedModel
+from policies.onefeed_lists import first_occurrences
 from policies.onefeed_logs import ContentProfiles
-from policies.ranking import standardise_rows
+from policies.ranking import standardise_rows, user_chunks
 
-__all__ = ["QueryChooser"]
+__all__ = ["Candidates", "QueryChooser"]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every user's candidate queries as ids into one table of distinct texts.
+
+    Attributes:
+        texts: The distinct candidate texts (id ``j`` is ``texts[j]``).
+        ids: Shape ``(n_users, width)`` each user's candidates in order, ``-1`` padded.
+        counts: Shape ``(n_users,)`` candidates per user.
+    """
+
+    texts: list[str]
+    ids: np.ndarray
+    counts: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -62,16 +78,46 @@ class QueryChooser:
         embedding against the SID embeddings of the user's engaged items, both in the
         aligned space) plus ``query_success_weight`` times its expected success
         (:meth:`expected_success`), each z-scored per user; the best distinct ones are
-        kept.
+        kept. Candidate texts are handled as ids into one table of distinct texts, so
+        each text is embedded once.
         """
         model, opts = self.model, self.options
         n_users = len(histories)
-        word_ids, _ = self.content.top_words(opts.n_word_candidates)
-        model_q = (
-            model.generate_queries(histories, opts.n_model_queries)
+        cands = self._candidates(histories)
+        texts, ids, counts = cands.texts, cands.ids, cands.counts
+        width = ids.shape[1]
+        profiles = self.content.unit_profiles()
+        qvec = np.stack([self.content.query_vector(q) for q in texts] or [np.zeros(1)])
+        match = np.full((n_users, width), np.nan)
+        for u in range(n_users):
+            match[u, : counts[u]] = qvec[ids[u, : counts[u]]] @ profiles[u]
+        aligned = (
+            self._aligned_scores(histories, cands)
             if model is not None
-            else [[] for _ in range(n_users)]
+            else np.full((n_users, width), np.nan)
         )
+        expected = self._expected_success(cands)
+        score = (
+            np.nan_to_num(standardise_rows(match), nan=-np.inf)
+            + opts.query_align_weight * np.nan_to_num(standardise_rows(aligned))
+            + opts.query_success_weight * np.nan_to_num(standardise_rows(expected))
+        )
+        order = np.argsort(-score, axis=1, kind="stable")[:, : opts.n_queries]
+        picked = np.where(order < counts[:, None], np.take_along_axis(ids, order, 1), -1)
+        return [[texts[j] for j in row if j >= 0] for row in picked.tolist()]
+
+    def _candidates(self, histories: list) -> Candidates:
+        """Every user's distinct candidate queries, in order (see :meth:`choose`)."""
+        model, opts = self.model, self.options
+        n_users = len(histories)
+        word_ids, _ = self.content.top_words(opts.n_word_candidates)
+        model_q: list[list[str]] = [[] for _ in range(n_users)]
+        if model is not None:  # a chunk at a time: the query head scores the whole vocabulary
+            model_q = [
+                q
+                for chunk in user_chunks(n_users)
+                for q in model.generate_queries([histories[u] for u in chunk], opts.n_model_queries)
+            ]
         popular = sorted(self.good_queries, key=lambda q: (-self.good_queries[q], q))
         popular = popular[: opts.n_queries]
         words, wv = self.content.words, self.content.word_vecs
@@ -82,59 +128,77 @@ class QueryChooser:
         sim[:, np.arange(word_ids.shape[1]), np.arange(word_ids.shape[1])] = -1.0
         partner = sim.argmax(axis=2) if word_ids.shape[1] > 1 else np.zeros_like(word_ids)
         close = np.take_along_axis(sim, partner[..., None], 2)[..., 0] > opts.pair_min_cosine
-        cands = []
-        for u in range(n_users):
-            own = [
-                words[int(j)] + (f" {words[int(word_ids[u, p])]}" if close[u, k] else "")
-                for k, (j, p) in enumerate(zip(word_ids[u], partner[u], strict=True))
-            ]
-            cands.append(list(dict.fromkeys(own + [q for q in model_q[u] if q] + popular)))
-        width = max(len(c) for c in cands)
-        profiles = self.content.unit_profiles()
-        qvec = {q: self.content.query_vector(q) for q in {q for c in cands for q in c}}
-        match = np.full((n_users, width), np.nan)
-        for u, c in enumerate(cands):
-            match[u, : len(c)] = np.stack([qvec[q] for q in c]) @ profiles[u]
-        aligned = (
-            self.aligned_scores(histories, cands, width)
-            if model is not None
-            else np.full((n_users, width), np.nan)
+        second = np.where(close, np.take_along_axis(word_ids, partner, 1), -1)
+        table: dict[str, int] = {}
+        # Profile-word queries: one text per distinct (word, partner word) pair.
+        pair = word_ids.astype(np.int64) * (len(words) + 1) + (second + 1)
+        distinct, inverse = np.unique(pair, return_inverse=True)
+        pair_text = np.array(
+            [
+                table.setdefault(
+                    words[int(p // (len(words) + 1))]
+                    + (f" {words[int(p % (len(words) + 1)) - 1]}" if p % (len(words) + 1) else ""),
+                    len(table),
+                )
+                for p in distinct.tolist()
+            ],
+            dtype=np.int64,
         )
-        expected = self.expected_success(cands, width)
-        score = (
-            np.nan_to_num(standardise_rows(match), nan=-np.inf)
-            + opts.query_align_weight * np.nan_to_num(standardise_rows(aligned))
-            + opts.query_success_weight * np.nan_to_num(standardise_rows(expected))
+        own = pair_text[inverse.reshape(pair.shape)]
+        n_model = max((len(r) for r in model_q), default=0)
+        from_model = np.full((n_users, n_model), -1, dtype=np.int64)
+        for u, row in enumerate(model_q):
+            for j, q in enumerate(row):
+                if q:
+                    from_model[u, j] = table.setdefault(q, len(table))
+        from_log = np.array([table.setdefault(q, len(table)) for q in popular], dtype=np.int64)
+        all_ids = np.concatenate(
+            [own, from_model, np.broadcast_to(from_log, (n_users, from_log.shape[0]))], axis=1
         )
-        order = np.argsort(-score, axis=1, kind="stable")[:, : opts.n_queries]
-        return [[cands[u][int(j)] for j in order[u] if j < len(cands[u])] for u in range(n_users)]
+        keep = first_occurrences(all_ids, all_ids >= 0)
+        counts = keep.sum(axis=1)
+        width = int(counts.max(initial=0))
+        ids = np.full((n_users, width), -1, dtype=np.int64)
+        r, c = np.nonzero(keep)
+        ids[r, (np.cumsum(keep, axis=1) - 1)[r, c]] = all_ids[r, c]
+        return Candidates(list(table), ids, counts)
 
-    def expected_success(self, cands: list[list[str]], width: int) -> np.ndarray:
+    def _expected_success(self, cands: Candidates) -> np.ndarray:
         """Shape ``(n_users, width)`` logit of each candidate query's expected success.
 
         From :attr:`predict_success` (this user's click chance on the query's results as
         the policy would rank them) when available, else :meth:`success_logit`.
         """
-        expected = np.full((len(cands), width), np.nan)
+        ids, texts = cands.ids, cands.texts
+        expected = np.full(ids.shape, np.nan)
+        valid = ids >= 0
         if self.predict_success is None:
-            success = {q: self.success_logit(q) for c in cands for q in c}
-            for u, c in enumerate(cands):
-                expected[u, : len(c)] = [success[q] for q in c]
+            p0 = self.overall_success_rate()
+            logit = np.array([self.success_logit(q, p0=p0) for q in texts] or [0.0])
+            expected[valid] = logit[ids[valid]]
             return expected
-        users = np.repeat(np.arange(len(cands)), [len(c) for c in cands])
-        p = np.clip(self.predict_success(users, [q for c in cands for q in c]), 1e-4, 1 - 1e-4)
-        slot = np.concatenate([np.arange(len(c)) for c in cands] or [np.zeros(0, np.int64)])
-        expected[users, slot.astype(np.int64)] = np.log(p / (1.0 - p))
+        users, slot = np.nonzero(valid)
+        p = self.predict_success(users, [texts[j] for j in ids[users, slot].tolist()])
+        p = np.clip(p, 1e-4, 1 - 1e-4)
+        expected[users, slot] = np.log(p / (1.0 - p))
         return expected
 
-    def success_logit(self, text: str, prior_queries: float = 5.0) -> float:
+    def overall_success_rate(self) -> float:
+        """``p0 = (successful + 1) / (queries + 2)`` over the logged queries' words."""
+        total = np.array(list(self.word_outcomes.values()) or [[0.0, 0.0]]).sum(axis=0)
+        return float((total[1] + 1.0) / (total[0] + 2.0))
+
+    def success_logit(
+        self, text: str, prior_queries: float = 5.0, p0: float | None = None
+    ) -> float:
         """Expected success of a query: mean smoothed success logit of its words.
 
         A word's rate is ``(s + a p0) / (n + a)`` over the logged queries containing it
-        (``a = prior_queries``, ``p0`` the overall success rate); unseen words get ``p0``.
+        (``a = prior_queries``, ``p0`` the overall success rate,
+        :meth:`overall_success_rate`, computed here unless given); unseen words get ``p0``.
         """
-        total = np.array(list(self.word_outcomes.values()) or [[0.0, 0.0]]).sum(axis=0)
-        p0 = (total[1] + 1.0) / (total[0] + 2.0)
+        if p0 is None:
+            p0 = self.overall_success_rate()
         logits = []
         for word in dict.fromkeys(text.split()):
             n, k = self.word_outcomes.get(word, (0.0, 0.0))
@@ -183,7 +247,7 @@ class QueryChooser:
         intent /= np.maximum(np.linalg.norm(intent, axis=1, keepdims=True), 1e-8)
         return intent @ sid.T
 
-    def aligned_scores(self, histories: list, cands: list[list[str]], width: int) -> np.ndarray:
+    def _aligned_scores(self, histories: list, cands: Candidates) -> np.ndarray:
         """Cosine, in the alignment space, of each candidate query and the user's SIDs."""
         sid = self.sid_vectors()
         user = np.zeros((len(histories), sid.shape[1]))
@@ -193,11 +257,10 @@ class QueryChooser:
             if pos.size:
                 user[u] = sid[pos].sum(axis=0)
         user /= np.maximum(np.linalg.norm(user, axis=1, keepdims=True), 1e-8)
-        texts = sorted({q for c in cands for q in c})
-        text_vec = self.text_vectors(texts)
-        where = {q: j for j, q in enumerate(texts)}
-        out = np.full((len(histories), width), np.nan)
-        for u, c in enumerate(cands):
-            if c:
-                out[u, : len(c)] = text_vec[[where[q] for q in c]] @ user[u]
+        text_vec = self.text_vectors(cands.texts)
+        ids, counts = cands.ids, cands.counts
+        out = np.full(ids.shape, np.nan)
+        for u in range(len(histories)):
+            if counts[u]:
+                out[u, : counts[u]] = text_vec[ids[u, : counts[u]]] @ user[u]
         return out

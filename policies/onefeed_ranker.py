@@ -23,6 +23,8 @@ import pandas as pd
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
 
+from policies.log_view import names
+
 __all__ = ["FEATURES", "LearnedRanker", "fit_logistic", "linear_score", "served_feature_rows"]
 
 #: Ranking features, in the column order of every feature array.
@@ -53,7 +55,7 @@ def served_feature_rows(
         examined (clicked or skipped) feed item that was on its user's list with
         finite features.
     """
-    kind = events["event"].astype(str).to_numpy()
+    kind = names(events["event"])
     feed = np.flatnonzero(np.isin(kind, ["click", "skip"]))
     users = events["user_id"].to_numpy(np.int64)[feed]
     items = events["item_id"].to_numpy(np.int64)[feed]
@@ -62,9 +64,17 @@ def served_feature_rows(
     n_feat = served_features.shape[2]
     if users.size == 0:
         return np.zeros((0, n_feat)), np.zeros(0)
-    match = served_items[users] == items[:, None]
-    col = match.argmax(axis=1)
-    found = match[np.arange(users.size), col]
+    # Where each item is on its user's list: binary search in the sorted
+    # (user, item) keys of the lists (each item is on a list at most once).
+    n_rows, width = served_items.shape
+    span = int(max(served_items.max(initial=0), items.max(initial=0))) + 2
+    keys = (np.arange(n_rows, dtype=np.int64)[:, None] * span + served_items + 1).ravel()
+    order = np.argsort(keys, kind="stable")
+    sorted_keys = keys[order]
+    query = users * span + items + 1
+    at = np.clip(np.searchsorted(sorted_keys, query), 0, sorted_keys.size - 1)
+    found = (sorted_keys[at] == query) & (items >= 0)
+    col = order[at] % width
     x = served_features[users[found], col[found]].astype(np.float64)
     known = np.isfinite(x).all(axis=1)  # filler added after ranking has no features
     return x[known], clicked[found][known].astype(np.float64)

@@ -40,6 +40,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from onefeed.text import word_tokens
+from policies.log_view import names
 from policies.onefeed_ranker import fit_logistic, linear_score
 
 __all__ = [
@@ -109,7 +110,7 @@ def cascade_examined(events: pd.DataFrame) -> pd.DataFrame:
         Columns ``query_id, item_id, position, clicked`` (bool), one row per examined
         result.
     """
-    kind = events["event"].astype(str)
+    kind = names(events["event"])
     shown = events.loc[kind == "search_impression", ["query_id", "item_id", "position"]]
     clicks = events.loc[kind == "search_click", ["query_id", "position"]]
     first = clicks.groupby("query_id")["position"].min()
@@ -130,7 +131,7 @@ def clicked_result_lists(events: pd.DataFrame) -> tuple[list[str], np.ndarray, n
         ``(texts, items, click_pos)``: the ``n`` query strings, shape ``(n, D)`` displayed
         item ids by position (``-1`` padded) and shape ``(n,)`` first-click positions.
     """
-    kind = events["event"].astype(str)
+    kind = names(events["event"])
     clicks = events.loc[kind == "search_click", ["query_id", "position"]]
     first = clicks.groupby("query_id")["position"].min()
     issued = events.loc[kind == "query", ["query_id", "query"]].drop_duplicates("query_id")
@@ -190,7 +191,10 @@ class SearchClickStats:
         self.counts = sp.csr_matrix((0, n_items))
         self.examined = np.zeros(n_items)
         self.clicked = np.zeros(n_items)
-        self._log_counts: dict[int, float] = {}
+        #: Sorted ``word·2³² + item`` keys of the (word, item) click counts, and
+        #: ``log(1 + count)`` of each.
+        self._keys = np.zeros(0, dtype=np.int64)
+        self._log_counts = np.zeros(0)
         self._idf = np.zeros(0)
 
     @property
@@ -219,7 +223,7 @@ class SearchClickStats:
         self.clicked *= decay
         np.add.at(self.examined, item[ok], 1.0)
         np.add.at(self.clicked, item[ok & seen["clicked"].to_numpy(bool)], 1.0)
-        kind = events["event"].astype(str)
+        kind = names(events["event"])
         issued = events.loc[kind == "query", ["query_id", "query"]]
         text_of = dict(zip(issued["query_id"].tolist(), issued["query"].tolist(), strict=True))
         click = events.loc[kind == "search_click", ["query_id", "item_id"]]
@@ -242,7 +246,8 @@ class SearchClickStats:
         """Cache ``log(1 + counts)`` per (word, item) pair and the words' IDF."""
         coo = self.counts.tocoo()
         keys = (coo.row.astype(np.int64) << 32) + coo.col.astype(np.int64)
-        self._log_counts = dict(zip(keys.tolist(), np.log1p(coo.data).tolist(), strict=True))
+        order = np.argsort(keys, kind="stable")
+        self._keys, self._log_counts = keys[order], np.log1p(coo.data)[order]
         items_per_word = np.diff(self.counts.indptr)
         self._idf = np.log1p(self.n_items / (1.0 + items_per_word))
 
@@ -250,26 +255,45 @@ class SearchClickStats:
         """Click-text match of each candidate with its query, shape ``(n, k)``.
 
         ``sum_w idf_w log(1 + c_wi) / sum_w idf_w`` over the query's words ``w`` seen in
-        earlier queries (0 for a query without such words or a ``-1`` candidate).
+        earlier queries (0 for a query without such words or a ``-1`` candidate); the
+        terms are added in the order of the query's words. Each distinct query text is
+        analysed once; the pairs are looked up in the sorted (word, item) keys.
 
         Args:
             queries: ``n`` query strings.
             candidates: Shape ``(n, k)`` item ids, ``-1`` padded.
         """
-        out = np.zeros(candidates.shape)
-        lookup, idf = self._log_counts, self._idf
-        for r, text in enumerate(queries):
-            words = [self.word_index.get(w) for w in dict.fromkeys(word_tokens(text or ""))]
-            words = [j for j in words if j is not None]
-            if not words:
-                continue
-            items = candidates[r].tolist()
-            total = 0.0
-            for j in words:
-                base, weight = j << 32, float(idf[j])
-                total += weight
-                out[r] += [weight * lookup.get(base + it, 0.0) for it in items]
-            out[r] /= max(total, 1e-12)
+        n, k = candidates.shape
+        out = np.zeros((n, k))
+        if n == 0 or self._keys.size == 0:
+            return out
+        index: dict[str, int] = {}
+        row_text = np.fromiter(
+            (index.setdefault(q or "", len(index)) for q in queries), np.int64, count=n
+        )
+        word_lists = []
+        for text in index:
+            ids = [self.word_index.get(w) for w in dict.fromkeys(word_tokens(text))]
+            word_lists.append([j for j in ids if j is not None])
+        width = max((len(w) for w in word_lists), default=0)
+        if width == 0:
+            return out
+        words = np.full((len(word_lists), width), -1, dtype=np.int64)
+        for t, ids in enumerate(word_lists):
+            words[t, : len(ids)] = ids
+        words = words[row_text]
+        cand = candidates.astype(np.int64)
+        total = np.zeros(n)
+        for slot in range(width):
+            has = words[:, slot] >= 0
+            word = np.where(has, words[:, slot], 0)
+            weight = np.where(has, self._idf[word], 0.0)
+            query = (word << 32)[:, None] + cand
+            at = np.clip(np.searchsorted(self._keys, query), 0, self._keys.size - 1)
+            value = np.where(self._keys[at] == query, self._log_counts[at], 0.0)
+            out[has] += weight[has, None] * value[has]
+            total[has] += weight[has]
+        out /= np.maximum(total, 1e-12)[:, None]
         return np.where(candidates >= 0, out, 0.0)
 
     def rate_logit(self) -> np.ndarray:
@@ -299,7 +323,7 @@ class SearchFeatureMemory:
         """
         parts, self._parts = self._parts, []
         n_feat = parts[0][2].shape[1] if parts else len(SEARCH_FEATURES)
-        kind = events["event"].astype(str)
+        kind = names(events["event"])
         shown = events.loc[kind == "search_impression", ["query_id", "item_id", "position"]]
         if not parts or shown.empty:
             return SearchQueries.empty(n_feat)

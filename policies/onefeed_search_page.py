@@ -175,12 +175,21 @@ class SearchPage:
             emb = item_vecs[np.clip(cand, 0, item_vecs.shape[0] - 1)]
             return np.where(ok, np.einsum("nd,nkd->nk", vecs, emb), np.nan)
 
-        qvec = np.stack([content.query_vector(q) for q in queries])
+        # Text embeddings once per distinct query text (many rows share one).
+        index: dict[str, int] = {}
+        row_text = np.fromiter(
+            (index.setdefault(q, len(index)) for q in queries), np.int64, count=len(queries)
+        )
+        distinct = list(index)
+        qvec = np.zeros((len(distinct), content.dim))
+        if distinct:
+            qvec = np.stack([content.query_vector(q) for q in distinct])
         qvec /= np.maximum(np.linalg.norm(qvec, axis=1, keepdims=True), 1e-12)
+        aligned = inputs.text_vectors(distinct)[row_text]
         features = [
             np.nan_to_num(standardise_rows(np.where(valid, scores, np.nan))),
-            np.nan_to_num(in_space(content.item_emb, qvec)),
-            np.nan_to_num(in_space(inputs.sid_aligned, inputs.text_vectors(queries))),
+            np.nan_to_num(in_space(content.item_emb, qvec[row_text])),
+            np.nan_to_num(in_space(inputs.sid_aligned, aligned)),
             self.stats.click_text(queries, cand),
             np.nan_to_num(in_space(content.item_emb, content.unit_profiles(users))),
             np.nan_to_num(standardise_rows(in_space(inputs.item_vecs, inputs.states[users]))),

@@ -4,7 +4,36 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["standardise_rows", "top_k_slates"]
+__all__ = ["CHUNK_USERS", "stable_top_k", "standardise_rows", "top_k_slates", "user_chunks"]
+
+
+#: Users per chunk when a step needs a users × items array (about 8-30 MB per float64
+#: array at 1,000-4,000 items).
+CHUNK_USERS = 1024
+
+
+def user_chunks(n_users: int, size: int = CHUNK_USERS) -> list[np.ndarray]:
+    """Consecutive user ids in chunks of at most ``size`` users, none of a single user.
+
+    A chunk of one row would reach BLAS's matrix-vector path, whose rounding differs
+    from the matrix-matrix path of larger chunks: with at least two rows per chunk, a
+    user's scores are bit-identical whatever the chunking (as with the whole population
+    at once).
+
+    Args:
+        n_users: Number of users.
+        size: Largest chunk (at least 2).
+
+    Returns:
+        Arrays of int64 user ids covering ``0 .. n_users - 1`` in order.
+    """
+    if n_users <= 0:
+        return []
+    size = max(int(size), 2)
+    n_chunks = max(1, -(-n_users // size))
+    if n_users >= 2:
+        n_chunks = min(n_chunks, n_users // 2)
+    return np.array_split(np.arange(n_users, dtype=np.int64), n_chunks)
 
 
 def top_k_slates(scores: np.ndarray, slate_size: int, page: np.ndarray | None = None) -> np.ndarray:
@@ -56,3 +85,32 @@ def standardise_rows(x: np.ndarray) -> np.ndarray:
     var = (np.where(ok, x - mean, 0.0) ** 2).sum(axis=1, keepdims=True) / count
     sd = np.sqrt(var)
     return np.where(ok, (filled - mean) / np.where(sd > 0, sd, 1.0), np.nan)
+
+
+def stable_top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """``np.argsort(-scores, axis=1, kind="stable")[:, :k]`` without sorting whole rows.
+
+    A partition finds each row's ``k``-th best score; the entries strictly better, and
+    the equal ones of lowest index up to ``k``, are the selection, which is then sorted
+    (stable, so ties stay in index order): the same indices as the full stable sort.
+    Rows with NaN take the full sort.
+
+    Args:
+        scores: Shape ``(n, m)`` float.
+        k: Entries per row (``k >= m`` returns the full order).
+
+    Returns:
+        Shape ``(n, min(k, m))`` int64 column indices, best first.
+    """
+    n, m = scores.shape
+    if k >= m or k <= 0 or n == 0 or np.isnan(scores).any():
+        return np.argsort(-scores, axis=1, kind="stable")[:, : max(k, 0)]
+    neg = -scores
+    kth = np.partition(neg, k - 1, axis=1)[:, k - 1 : k]
+    better = neg < kth
+    equal = neg == kth
+    room = k - better.sum(axis=1)
+    chosen = better | (equal & (np.cumsum(equal, axis=1) <= room[:, None]))
+    idx = np.nonzero(chosen)[1].reshape(n, k)
+    order = np.argsort(np.take_along_axis(neg, idx, axis=1), axis=1, kind="stable")
+    return np.take_along_axis(idx, order, axis=1)
