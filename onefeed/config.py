@@ -21,6 +21,8 @@ class OneFeedConfig:
         max_query_words: Maximum generated query length.
         epochs: Training epochs of :meth:`OneFeedModel.fit`.
         batch_size: Examples per step.
+        negatives: Sampled softmax of the dense head: items sampled uniformly per batch
+            besides the batch's own targets (``0``: full softmax over every item).
         lr: Adam learning rate.
         weight_decay: Decoupled weight decay.
         dropout: Event-embedding dropout.
@@ -55,6 +57,7 @@ class OneFeedConfig:
     max_query_words: int = 4
     epochs: int = 20
     batch_size: int = 512
+    negatives: int = 0
     lr: float = 2e-3
     weight_decay: float = 0.0
     dropout: float = 0.2

@@ -207,6 +207,10 @@ class OneFeedModel:
                 idx = order[s : s + cfg.batch_size]
                 b = len(idx)
                 a_codes, a_words = self._align_pairs(rng, text_items, qp_words, qp_items)
+                cands = None
+                if 0 < cfg.negatives < self.n_items:
+                    sampled = rng.choice(self.n_items, cfg.negatives, replace=False)
+                    cands = np.union1d(ex.targets[idx], sampled)
                 batch = Batch(
                     ex.behaviour(idx),
                     ex.targets[idx],
@@ -217,6 +221,7 @@ class OneFeedModel:
                     ex.query_negative[idx],
                     a_codes,
                     a_words,
+                    cands,
                 )
                 loss, parts, grads = loss_and_grads(self.params, self.sids, batch, lw, drop_rng)
                 self._opt.step(self.params, grads)

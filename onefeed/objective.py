@@ -2,7 +2,8 @@
 
 ``L = rank_w * L_rank + sid_w * L_sid + query_w * L_query + align_w * L_align`` where
 ``L_rank`` is (weighted, unlikelihood for negatives) full-softmax item cross-entropy of
-``u · v_i + bias_i`` (the dense next-item head), ``L_sid`` the autoregressive SID loss
+``u · v_i + bias_i`` (the dense next-item head; over every item, or a sampled softmax
+over ``Batch.candidates``), ``L_sid`` the autoregressive SID loss
 (:mod:`onefeed.sid_head`), ``L_query`` the query decoder loss and ``L_align`` the SID-text
 InfoNCE.
 """
@@ -38,6 +39,8 @@ class Batch:
         query_negative: Shape ``(b,)`` bool.
         align_codes: Shape ``(a, n_levels)`` SIDs of alignment pairs (``a`` may be 0).
         align_words: Shape ``(a, q)`` texts of alignment pairs.
+        candidates: Sorted item ids the dense head's softmax runs over (sampled softmax:
+            the batch's targets plus sampled items); ``None``: every item.
     """
 
     behaviour: PackedBatch
@@ -49,6 +52,7 @@ class Batch:
     query_negative: np.ndarray
     align_codes: np.ndarray
     align_words: np.ndarray
+    candidates: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -97,13 +101,22 @@ def loss_and_grads(
     du = np.zeros_like(u)
     dv = np.zeros_like(v)
     if lw.rank:
-        logits = u @ v.T + params["rank.bias"]
-        lr_, (dl,) = sequence_loss([logits], batch.targets[:, None], batch.weights, batch.negative)
+        cand = batch.candidates
+        vc = v if cand is None else v[cand]
+        bias = params["rank.bias"] if cand is None else params["rank.bias"][cand]
+        tgt = batch.targets if cand is None else np.searchsorted(cand, batch.targets)
+        logits = u @ vc.T + bias
+        lr_, (dl,) = sequence_loss([logits], tgt[:, None], batch.weights, batch.negative)
         parts["rank"] = lr_
         dl = dl * lw.rank
-        du += dl @ v
-        dv += dl.T @ u
-        grads["rank.bias"] = dl.sum(0)
+        du += dl @ vc
+        if cand is None:
+            dv += dl.T @ u
+            grads["rank.bias"] = dl.sum(0)
+        else:
+            dv[cand] += dl.T @ u
+            grads["rank.bias"] = np.zeros_like(params["rank.bias"])
+            grads["rank.bias"][cand] = dl.sum(0)
     if lw.sid:
         ls, g, d = sid_loss(params, sids, u, batch.targets, batch.weights, batch.negative)
         parts["sid"] = ls

@@ -33,7 +33,7 @@ class Adam:
         self.t = 0
 
     def step(self, params: Params, grads: Params) -> None:
-        """Apply one update for every parameter that has a gradient."""
+        """Apply one update for every parameter that has a gradient (in place, one buffer)."""
         self.t += 1
         c1 = 1.0 - self.b1**self.t
         c2 = 1.0 - self.b2**self.t
@@ -43,10 +43,19 @@ class Adam:
                 self.m[name] = np.zeros_like(p)
                 self.v[name] = np.zeros_like(p)
             m, v = self.m[name], self.v[name]
+            tmp = np.multiply(g, 1.0 - self.b1, dtype=p.dtype)
             m *= self.b1
-            m += (1.0 - self.b1) * g
+            m += tmp
+            np.multiply(g, g, out=tmp)
+            tmp *= 1.0 - self.b2
             v *= self.b2
-            v += (1.0 - self.b2) * (g * g)
+            v += tmp
+            # p -= lr / c1 * m / (sqrt(v / c2) + eps)
+            np.sqrt(v, out=tmp)
+            tmp *= 1.0 / np.sqrt(c2)
+            tmp += self.eps
+            np.divide(m, tmp, out=tmp)
+            tmp *= self.lr / c1
             if self.weight_decay:
                 p *= 1.0 - self.lr * self.weight_decay
-            p -= (self.lr / c1) * m / (np.sqrt(v / c2) + self.eps)
+            p -= tmp

@@ -111,19 +111,25 @@ def candidate_mask(feats: ScoreFeatures, s: RankSettings) -> tuple[np.ndarray, n
     return cand, from_beam
 
 
-def combine(feats: ScoreFeatures, s: RankSettings) -> np.ndarray:
-    """Final scores, shape ``(b, n_items)`` float32; ``-inf`` for non-candidates."""
+def combine(
+    feats: ScoreFeatures, s: RankSettings, candidates: np.ndarray | None = None
+) -> np.ndarray:
+    """Final scores, shape ``(b, n_items)`` float32; ``-inf`` for non-candidates.
+
+    Args:
+        feats: The users' features.
+        s: The settings.
+        candidates: :func:`candidate_mask`'s first array for ``s`` (computed if omitted).
+    """
     score = np.zeros_like(feats.dense)
-    if s.w_dense:
-        score += np.float32(s.w_dense) * feats.dense
-    if s.w_sid:
-        if feats.sid is None:
-            raise ValueError("w_sid > 0 but the SID feature was not computed")
-        score += np.float32(s.w_sid) * feats.sid
-    if s.w_trans:
-        score += np.float32(s.w_trans) * feats.trans
-    cand, _ = candidate_mask(feats, s)
-    return np.where(cand, score, np.float32(-np.inf)).astype(np.float32)
+    for weight, part in ((s.w_dense, feats.dense), (s.w_sid, feats.sid), (s.w_trans, feats.trans)):
+        if weight:
+            if part is None:
+                raise ValueError("w_sid > 0 but the SID feature was not computed")
+            score += np.float32(weight) * part
+    cand = candidate_mask(feats, s)[0] if candidates is None else candidates
+    np.copyto(score, np.float32(-np.inf), where=~cand)
+    return score
 
 
 def transition_scores(

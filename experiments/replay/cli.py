@@ -129,6 +129,13 @@ def _parse_models(text: str | None, ds: ReplayDataset) -> tuple[list[str], list[
     return keep, notes
 
 
+def _drop_examples(res: ModelResult) -> None:
+    """Remove generated-query examples (they quote item titles) from a row's extras."""
+    for extra in res.extras.get("per_seed", []):
+        if isinstance(extra.get("query_head"), dict):
+            extra["query_head"].pop("examples", None)
+
+
 def _run(
     dataset: str,
     data_dir: Path | None,
@@ -138,6 +145,7 @@ def _run(
     chunk_size: int,
     progress: bool,
     self_enhance_seeds: str | None = None,
+    examples: bool = True,
 ) -> None:
     seed_list = _parse_seeds(seeds)
     se_seeds = _parse_self_enhance_seeds(self_enhance_seeds, seed_list)
@@ -158,6 +166,8 @@ def _run(
     done: list[ModelResult] = []
 
     def on_result(res: ModelResult) -> None:
+        if not examples:
+            _drop_examples(res)
         done.append(res)
         click.echo(
             f"  {res.model}: R@10 {res.mean('recall@10'):.4f} N@10 "
@@ -228,6 +238,11 @@ def _run(
     metavar="SEEDS|none",
     help="Seeds with OneFeed offline self-enhancement (default: the first seed).",
 )
+@click.option(
+    "--examples/--no-examples",
+    default=True,
+    help="Show generated-query examples (they quote item titles; off for shareable outputs).",
+)
 @click.option("--progress/--no-progress", default=True, help="Show progress bars.")
 def replay_command(
     dataset: str,
@@ -238,10 +253,21 @@ def replay_command(
     chunk_size: int,
     progress: bool,
     self_enhance_seeds: str | None,
+    examples: bool,
 ) -> None:
     """Offline replay bench: leave-one-out, full ranking, Recall/NDCG@5/10."""
     try:
-        _run(dataset, data_dir, seeds, models, out, chunk_size, progress, self_enhance_seeds)
+        _run(
+            dataset,
+            data_dir,
+            seeds,
+            models,
+            out,
+            chunk_size,
+            progress,
+            self_enhance_seeds,
+            examples,
+        )
     except ModelFailed as exc:
         cause = exc.__cause__ or exc
         click.echo("".join(traceback.format_exception(cause)).rstrip(), err=True)

@@ -357,7 +357,8 @@ def render_extras(
             if self_enhance_note:
                 out += [self_enhance_note, ""]
             _render_curve(out, rounds, markdown)
-        timings = entries("timing")
+        ran = {s for s, t in zip(r.seeds, r.seed_time_s, strict=False) if t > 0}
+        timings = [(s, t) for s, t in entries("timing") if s in ran]  # not reused runs
         if timings and any(len(t) > 1 for _, t in timings):
             heading(f"{r.model}: wall time per seed (s)")
             _render_scalars(out, timings, markdown)

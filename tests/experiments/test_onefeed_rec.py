@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
+
 import numpy as np
 import pytest
 
@@ -183,3 +185,35 @@ def test_bench_runs_a_onefeed_row_with_its_extras() -> None:
     assert res.valid[0] is not None and len(res.tuning[0]) == len(scoring_grid("full"))
     extras = res.extras["per_seed"][0]
     assert {"beam_recall", "shares", "query_head"} <= set(extras)
+
+
+def test_retrained_ablations_rank_with_the_onefeed_rows_chosen_setting() -> None:
+    ds = _dataset()
+    stages = {s: make_stage(ds, s) for s in ("valid", "test")}
+    chosen_score = RankSettings(10, None, 1.0, 0.5, 0.35)
+    chosen = {"onefeed": {"fit": {}, "score": asdict(chosen_score)}}
+    # no-query keeps the whole setting; no-sid-loss drops the SID term and the beam
+    assert onefeed_rec.ablation_settings("onefeed-no-query", chosen_score) == chosen_score
+    assert onefeed_rec.ablation_settings("onefeed-no-sid-loss", chosen_score) == RankSettings(
+        0, None, 1.0, 0.0, 0.35
+    )
+    spec = get_model_spec("onefeed-no-sid-loss")
+    assert spec.needs == ("onefeed",)
+    built = spec.bind(chosen)({})
+    assert isinstance(built, onefeed_rec.FixedRanking)
+    assert built.train_overrides["sid_weight"] == 0.0  # the row's switch wins
+    with pytest.raises(ValueError, match="ranks with"):
+        built.set_score_params(**asdict(chosen_score))
+
+    def tiny(p: dict) -> onefeed_rec.FixedRanking:
+        return onefeed_rec.FixedRanking(
+            "onefeed-no-sid-loss", RankSettings(0, None, 1.0, 0.0, 0.35), config=TINY
+        )
+
+    small = ModelSpec(spec.name, tiny, [{}], False)
+    res = run_model(small, stages, [0], progress=False)  # the first seed would report
+    # no validation pass at all: nothing tried, no validation score, only the test fit
+    assert res.tuning == [[]] and res.valid == [None]
+    extras = res.extras["per_seed"][0]
+    assert set(extras["timing"]) == {"test_s", "test_reports_s"}
+    assert extras["ranking"] == asdict(RankSettings(0, None, 1.0, 0.0, 0.35))

@@ -139,3 +139,19 @@ def test_alignment_gradients_alone() -> None:
         return alignment_loss(params, c, words, tau=0.2)[0]
 
     _check(f, params, alignment_loss(params, c, words, tau=0.2)[1])
+
+
+def test_sampled_softmax_gradients() -> None:
+    """The dense head over a candidate subset (targets 3, 6, 1 plus sampled items)."""
+    params, sids = _params(3), _sids()
+    batch = _batch()
+    batch.candidates = np.array([1, 3, 4, 6, 8])
+    lw = LossWeights(rank=1.0, sid=0.5, query=0.0, align=0.0)
+
+    def f() -> float:
+        return loss_and_grads(params, sids, batch, lw)[0]
+
+    grads = loss_and_grads(params, sids, batch, lw)[2]
+    _check(f, params, grads)
+    # items outside the candidates get no bias gradient
+    assert np.all(grads["rank.bias"][[0, 2, 5, 7]] == 0)

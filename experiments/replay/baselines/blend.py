@@ -23,9 +23,9 @@ __all__ = ["BLEND_COMPONENTS", "WEIGHT_GRID", "Blend", "scale_rows"]
 BLEND_COMPONENTS = ("transition", "cooc-knn", "ease", "popularity")
 #: Weights tried for every component after the first.
 WEIGHT_GRID: dict[str, tuple[float, ...]] = {
-    "cooc-knn": (0.0, 0.25, 0.5, 1.0),
-    "ease": (0.0, 0.25, 0.5, 1.0),
-    "popularity": (0.0, 0.02, 0.05),
+    "cooc-knn": (0.0, 0.5, 1.0, 2.0),
+    "ease": (0.0, 0.5, 1.0, 2.0),
+    "popularity": (0.0, 0.02),
 }
 
 

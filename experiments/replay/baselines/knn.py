@@ -109,17 +109,18 @@ class CoocKNN:
 
     @staticmethod
     def param_grid() -> list[dict]:
-        """Fit settings tried on validation (12: window, gap decay, backward weight)."""
-        backs = (0.25, 0.5, 1.0)
-        grid = [{"window": 1, "gap_decay": 1.0, "backward": b} for b in backs]
-        grid += [{"window": 3, "gap_decay": g, "backward": b} for g in (0.3, 0.7) for b in backs]
-        grid += [{"window": 0, "gap_decay": 0.7, "backward": b} for b in backs]
-        return grid
+        """Fit settings tried on validation (12: window x gap decay x backward weight)."""
+        return [
+            {"window": w, "gap_decay": g, "backward": b}
+            for w in (3, 0)
+            for g in (0.6, 0.8)
+            for b in (0.1, 0.25, 0.5)
+        ]
 
     def score_grid(self) -> list[dict]:
-        """Score-time settings tried on each fit (4 history decays x 3 exponents)."""
+        """Score-time settings tried on each fit (3 history decays x 4 exponents)."""
         return [
-            {"history_decay": d, "beta": b} for d in (0.2, 0.4, 0.6, 0.8) for b in (0.3, 0.5, 0.7)
+            {"history_decay": d, "beta": b} for d in (0.4, 0.6, 0.8) for b in (0.1, 0.2, 0.3, 0.45)
         ]
 
     def set_score_params(self, history_decay: float, beta: float) -> None:

@@ -148,9 +148,9 @@ class SLIST:
         """Fit settings tried on validation (8: alpha x reg x train_weight)."""
         return [
             {"alpha": a, "reg": r, "train_weight": w}
-            for a in (0.2, 0.5)
-            for r in (10.0, 50.0)
-            for w in (1.0, 4.0)
+            for a in (0.5, 0.8)
+            for r in (50.0, 100.0)
+            for w in (0.5, 1.0)
         ]
 
     def score_grid(self) -> list[dict]:
