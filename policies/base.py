@@ -7,6 +7,8 @@ feedback passed to :meth:`Policy.update` after each episode (strictly past data)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -28,6 +30,10 @@ class Policy:
 
     The defaults are the neutral behaviours: search results keep the engine's
     order, no queries are suggested, and ``update`` learns nothing.
+
+    Answers must not depend on the batch a request arrives in (which other requests
+    share it, in which order batches come): random numbers come from per-request
+    streams (``context.request_key``), never from ``context.rng``.
     """
 
     #: Registry name, set by :func:`policies.registry.register_policy`.
@@ -50,6 +56,7 @@ class Policy:
             slate_size=self.context.slate_size,
             n_suggestions=self.context.n_suggestions,
             rng=self.context.rng,
+            request_key=self.context.request_key,
         )
 
     def recommend(self, batch: FeedBatch) -> FeedResponse:
@@ -66,3 +73,22 @@ class Policy:
 
     def update(self, events: pd.DataFrame) -> None:
         """Learn from one finished episode's log slice (columns of ``sim.events.EVENT_SCHEMA``)."""
+
+    def serving_state(self) -> Any:
+        """What serving recorded since the last update that :meth:`update` reads.
+
+        A run split by users (:mod:`sim.shards`) serves an episode with replicas of the
+        policy; before the update, the driver's policy adopts every replica's serving
+        state (:meth:`merge_serving_states`). ``None``: serving records nothing.
+        """
+        return None
+
+    def merge_serving_states(self, states: list[Any]) -> None:
+        """Adopt the :meth:`serving_state` of replicas that served an episode in its place.
+
+        Afterwards :meth:`update` must learn what it would have learnt had this policy
+        served every request itself. The default (nothing recorded) does nothing.
+
+        Args:
+            states: One state per replica, in the order of their user slices.
+        """

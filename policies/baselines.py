@@ -9,10 +9,47 @@ import pandas as pd
 
 from policies.base import Policy, PolicyContext
 from policies.registry import register_policy
+from sim.crn import hash_rows, uniform_slots
 from sim.events import Provenance
 from sim.types import FeedBatch, FeedResponse, SuggestBatch
 
-__all__ = ["PopularityPolicy", "RandomPolicy", "sample_distinct"]
+__all__ = ["PopularityPolicy", "RandomPolicy", "sample_distinct", "sample_distinct_uniforms"]
+
+
+def sample_distinct_uniforms(u: np.ndarray, m: int, taken: np.ndarray | None = None) -> np.ndarray:
+    """Distinct indices in ``0 .. m - 1`` per row from uniforms, avoiding ``taken``.
+
+    Draw ``j`` of a row picks, uniformly by ``u[:, j]``, one of the indices not taken by
+    the row's earlier draws nor by ``taken``: the ``r``-th free index with
+    ``r = floor(u * free)``, found by stepping over the taken indices in ascending order.
+    Exact sampling without replacement, and a pure function of the uniforms.
+
+    Args:
+        u: Shape ``(n, k)`` uniforms in ``[0, 1)``.
+        m: Size of the index range.
+        taken: Shape ``(n, t)`` indices each row must avoid (distinct per row, ``-1``
+            for none), or ``None``.
+
+    Returns:
+        Shape ``(n, k)`` int64.
+
+    Raises:
+        ValueError: If a row has fewer than ``k`` free indices.
+    """
+    n, k = u.shape
+    taken = np.zeros((n, 0), np.int64) if taken is None else np.asarray(taken, np.int64)
+    free = m - (taken >= 0).sum(axis=1)
+    if (free < k).any():
+        raise ValueError(f"cannot draw {k} distinct items from {int(free.min())} free ones")
+    out = np.empty((n, k), dtype=np.int64)
+    for j in range(k):
+        r = np.floor(u[:, j] * (free - j)).astype(np.int64)
+        before = np.concatenate([taken, out[:, :j]], axis=1)
+        before = np.sort(np.where(before >= 0, before, np.iinfo(np.int64).max), axis=1)
+        for col in range(before.shape[1]):
+            r += before[:, col] <= r
+        out[:, j] = r
+    return out
 
 
 def sample_distinct(rng: np.random.Generator, pool: np.ndarray, n_rows: int, k: int) -> np.ndarray:
@@ -42,7 +79,11 @@ def sample_distinct(rng: np.random.Generator, pool: np.ndarray, n_rows: int, k: 
 
 @register_policy("random")
 class RandomPolicy(Policy):
-    """Serves uniformly random distinct available items; learns nothing."""
+    """Serves uniformly random distinct available items; learns nothing.
+
+    Each request's items are drawn from its own stream, keyed by (episode, user,
+    session, page) under the run's ``request_key``.
+    """
 
     sources = (Provenance.EXPLORATION,)
 
@@ -55,7 +96,13 @@ class RandomPolicy(Policy):
         self._pool = np.flatnonzero(catalog.available)
 
     def recommend(self, batch: FeedBatch) -> FeedResponse:  # noqa: D102
-        slates = sample_distinct(self.context.rng, self._pool, len(batch), batch.slate_size)
+        # Per-request random numbers: a request's slate does not depend on its batch.
+        keys = hash_rows(
+            self.context.request_key, np.full(len(batch), batch.episode), batch.user_ids,
+            batch.session_ids, batch.page,
+        )  # fmt: skip
+        u = uniform_slots(keys, batch.slate_size)
+        slates = self._pool[sample_distinct_uniforms(u, self._pool.shape[0])]
         origin = np.full(slates.shape, int(Provenance.EXPLORATION), dtype=np.int8)
         return FeedResponse(slates=slates, origin=origin)
 

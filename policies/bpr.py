@@ -20,6 +20,7 @@ from scipy.special import expit
 
 from policies.collaborative import HistoryPolicy
 from policies.registry import register_policy
+from sim.rowwise import rows_matmul
 
 __all__ = ["BPRPolicy", "bpr_epochs"]
 
@@ -148,4 +149,4 @@ class BPRPolicy(HistoryPolicy):
         if self._factors is None:
             return np.zeros((user_ids.shape[0], self.context.catalog.n_items))
         user_f, item_f, bias = self._factors
-        return user_f[user_ids] @ item_f.T + bias[None, :]
+        return rows_matmul(user_f[user_ids], item_f.T) + bias[None, :]

@@ -19,6 +19,7 @@ from policies.history import InteractionHistory
 from policies.ranking import top_k_slates
 from policies.registry import register_policy
 from sim.events import Provenance
+from sim.rowwise import rows_matmul
 from sim.types import CatalogView, FeedBatch, FeedResponse
 
 __all__ = ["HistoryPolicy", "ItemKNNPolicy", "MatrixFactorisationPolicy", "implicit_als"]
@@ -274,4 +275,4 @@ class MatrixFactorisationPolicy(HistoryPolicy):
     def _model_scores(self, user_ids: np.ndarray) -> np.ndarray:
         if self._users is None or self._items is None:
             return np.zeros((user_ids.shape[0], self.context.catalog.n_items))
-        return self._users[user_ids] @ self._items.T
+        return rows_matmul(self._users[user_ids], self._items.T)

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from policies.base import Policy
+from policies.conformance_batches import check_batch_independence, check_replicas
 from sim.ground_truth import GroundTruthView
 from sim.types import FeedBatch, PolicyContext, SearchBatch, SuggestBatch
 from sim.validation import validate_feed, validate_search, validate_suggestions
@@ -25,11 +26,13 @@ class PolicyCheckError(AssertionError):
     """A policy failed the conformance check; the message names the check."""
 
 
-def _feed_batch(user_ids: np.ndarray, slate_size: int, episode: int = 0) -> FeedBatch:
+def _feed_batch(
+    user_ids: np.ndarray, slate_size: int, episode: int = 0, first_session: int = 0
+) -> FeedBatch:
     n = user_ids.shape[0]
     return FeedBatch(
         user_ids=user_ids.astype(np.int32),
-        session_ids=np.arange(n, dtype=np.int64),
+        session_ids=np.arange(first_session, first_session + n, dtype=np.int64),
         page=(np.arange(n) % 3).astype(np.int16),
         time_s=0.0,
         episode=episode,
@@ -37,13 +40,16 @@ def _feed_batch(user_ids: np.ndarray, slate_size: int, episode: int = 0) -> Feed
     )
 
 
-def _search_batch(world: Any, user_ids: np.ndarray, k: int = 10) -> SearchBatch:
+def _search_batch(
+    world: Any, user_ids: np.ndarray, k: int = 10, first_query: int = 0
+) -> SearchBatch:
     titles = world.catalog_view().titles
     queries = [" ".join(titles[i].split()[:2]) for i in range(user_ids.shape[0])]
     candidates, scores = world.index.search(queries, k)
+    n = user_ids.shape[0]
     return SearchBatch(
         user_ids=user_ids.astype(np.int32),
-        query_ids=np.arange(user_ids.shape[0], dtype=np.int64),
+        query_ids=np.arange(first_query, first_query + n, dtype=np.int64),
         queries=queries,
         candidates=candidates,
         scores=scores,
@@ -114,7 +120,11 @@ def check_policy(policy: Policy, world: Any, *, n_requests: int = 16) -> None:
     only known and available items, no duplicates; search answers are permutations of
     the candidates; suggestions are lists of strings within the limit; request arrays
     are not mutated; empty batches are handled; two copies bound with the same seed
-    answer identically, also after an ``update``; the bound policy holds no reference
+    answer identically, also after an ``update``; a request's answer does not depend on
+    its batch (answered alone, after other users' requests, it is the same), and
+    replicas that served the requests between them, once merged
+    (``merge_serving_states``), learn in ``update`` what one policy serving them all
+    learns (:mod:`policies.conformance_batches`); the bound policy holds no reference
     to the world's ground truth (users' latent state, latent item topics) — except a
     policy that declares ``needs_ground_truth`` (the oracle upper bound), which is
     given a :class:`~sim.ground_truth.GroundTruthView` instead.
@@ -140,6 +150,7 @@ def check_policy(policy: Policy, world: Any, *, n_requests: int = 16) -> None:
             PolicyContext(
                 catalog=view, search=world.index, n_users=world.n_users, slate_size=slate_size,
                 n_suggestions=n_suggestions, rng=np.random.default_rng(12345),
+                request_key=12345,
             )
         )  # fmt: skip
         if upper_bound:  # an explicitly enabled oracle: the one sanctioned exception
@@ -207,6 +218,18 @@ def check_policy(policy: Policy, world: Any, *, n_requests: int = 16) -> None:
         path = None if upper_bound else _reaches_latent(first, forbidden)
         if path is not None:
             fail("no access to ground truth", f"{path} references the world's latent state")
+
+        batches = [feed, search, suggest]
+        n_other = min(len(users), world.n_users - len(users))
+        other = np.arange(len(users), len(users) + n_other)
+        others = [
+            _feed_batch(other, slate_size, first_session=1000),
+            _search_batch(world, other, first_query=1000),
+            SuggestBatch(other.astype(np.int32), other + 1000, 0.0, 0, n_suggestions),
+        ]
+        check_batch_independence(first, batches, others if n_other else [], stage, fail)
+        if stage == "before update":
+            check_replicas(first, batches, log, fail)
 
         if stage == "before update":
             log_before = log.copy()

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from policies.base import Policy, PolicyContext
+from policies.baselines import sample_distinct_uniforms
 from policies.registry import make_policy, register_policy
+from sim.crn import hash_rows, uniform_slots
 from sim.events import Provenance
 from sim.types import CatalogView, FeedBatch, FeedResponse, SearchBatch, SuggestBatch
 
@@ -20,7 +22,9 @@ class EpsilonGreedyPolicy(Policy):
     """Replaces each slate position, with probability ``epsilon``, by a random item.
 
     The random items are available, distinct from each other and from the base
-    slate's kept items; they are declared with ``Provenance.EXPLORATION``. Search,
+    slate's kept items; they are declared with ``Provenance.EXPLORATION``. Every
+    request draws from its own stream (episode, user, session, page), so its slate does
+    not depend on its batch. Search,
     suggestions and updates are the base policy's.
 
     Args:
@@ -48,7 +52,9 @@ class EpsilonGreedyPolicy(Policy):
 
     def bind(self, context: PolicyContext) -> None:  # noqa: D102
         super().bind(context)
-        base_rng, self._rng = context.rng.spawn(2)
+        base_rng, _ = context.rng.spawn(2)
+        # The base policy's per-request streams differ from the exploration's own.
+        base_key = int(hash_rows(np.uint64(context.request_key), np.zeros(1, np.int64))[0])
         self.base.bind(
             PolicyContext(
                 catalog=context.catalog,
@@ -57,6 +63,7 @@ class EpsilonGreedyPolicy(Policy):
                 slate_size=context.slate_size,
                 n_suggestions=context.n_suggestions,
                 rng=base_rng,
+                request_key=base_key,
             )
         )
 
@@ -72,15 +79,27 @@ class EpsilonGreedyPolicy(Policy):
             if response.origin is None
             else np.array(response.origin, dtype=np.int8, copy=True)
         )
-        explore = self._rng.random(slates.shape) < self.epsilon
+        # Per-request random numbers (episode, user, session, page): a request's slate
+        # does not depend on its batch. Slots 0..S-1 decide which positions explore,
+        # slots S..2S-1 draw the replacements.
+        size = slates.shape[1]
+        keys = hash_rows(
+            self.context.request_key, np.full(len(batch), batch.episode), batch.user_ids,
+            batch.session_ids, batch.page,
+        )  # fmt: skip
+        u = uniform_slots(keys, 2 * size)
+        explore = u[:, :size] < self.epsilon
         if not explore.any():
             return FeedResponse(slates=slates, origin=origin)
         pool = np.flatnonzero(self.context.catalog.available)
         for row in np.flatnonzero(explore.any(axis=1)):
             cols = np.flatnonzero(explore[row])
             kept = slates[row, ~explore[row]]
-            allowed = np.setdiff1d(pool, kept, assume_unique=True)
-            slates[row, cols] = self._rng.choice(allowed, size=cols.shape[0], replace=False)
+            taken = np.searchsorted(pool, kept[np.isin(kept, pool)])
+            pick = sample_distinct_uniforms(
+                u[row : row + 1, size : size + cols.shape[0]], pool.shape[0], taken[None, :]
+            )
+            slates[row, cols] = pool[pick[0]]
             origin[row, cols] = int(Provenance.EXPLORATION)
         return FeedResponse(slates=slates, origin=origin)
 
@@ -92,3 +111,9 @@ class EpsilonGreedyPolicy(Policy):
 
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         self.base.update(events)
+
+    def serving_state(self) -> Any:  # noqa: D102
+        return self.base.serving_state()
+
+    def merge_serving_states(self, states: list[Any]) -> None:  # noqa: D102
+        self.base.merge_serving_states(states)

@@ -18,6 +18,7 @@ from onefeed.text import word_tokens
 from policies.log_view import names
 from policies.onefeed_feedback import EpisodeFeedback
 from policies.ranking import stable_top_k, user_chunks
+from sim.rowwise import rows_matmul
 
 __all__ = ["ContentProfiles", "ServedLists", "UserHistories", "feedback_log"]
 
@@ -320,7 +321,7 @@ class ContentProfiles:
 
     def affinity(self, users: np.ndarray | None = None) -> np.ndarray:
         """Shape ``(n, n_items)`` cosine of each user's profile with each item."""
-        return self.unit_profiles(users) @ self.item_emb.T
+        return rows_matmul(self.unit_profiles(users), self.item_emb.T)
 
     def top_words(self, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Per user, the ``k`` words closest to the profile: ``(ids, scores)``.

@@ -282,6 +282,14 @@ class OneFeedPolicy(Policy):
         """:meth:`~policies.onefeed_search_page.SearchPage.predict_success` for the chooser."""
         return self.search.predict_success(users, texts, self.context.search, self._search_inputs())
 
+    def serving_state(self) -> list:
+        """The features of the search results ranked since the last update."""
+        return self.search.remembered()
+
+    def merge_serving_states(self, states: list) -> None:
+        """Adopt the ranked search results of replicas (the order does not matter)."""
+        self.search.adopt([part for state in states if state for part in state])
+
     # ----------------------------------------------------------------- learning
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
         self._inputs = None
@@ -626,7 +634,10 @@ def _carry_features(
 
 
 def _variant(name: str, **defaults: Any) -> type[OneFeedPolicy]:
-    cls = type(name.title().replace("-", ""), (OneFeedPolicy,), {"variant": defaults})
+    # Named as its module attribute below (e.g. OneFeedNoQuery), so that pickle finds
+    # the class: checkpoints and the workers of sharded runs carry bound policies.
+    cls_name = "OneFeed" + name.removeprefix("onefeed").title().replace("-", "")
+    cls = type(cls_name, (OneFeedPolicy,), {"variant": defaults, "__module__": __name__})
     cls.__doc__ = f"OneFeed ablation {name!r}: defaults {defaults}."
     return register_policy(name)(cls)
 

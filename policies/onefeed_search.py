@@ -304,16 +304,21 @@ class SearchClickStats:
 
 
 class SearchFeatureMemory:
-    """The features each ranked search result had, kept until the episode's update."""
+    """The features each ranked search result had, kept until the episode's update.
+
+    Attributes:
+        parts: Per ranked batch, ``(query ids, items, features)`` of its results; the
+            order of the parts does not matter (each query is ranked once).
+    """
 
     def __init__(self) -> None:
-        self._parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def remember(self, query_ids: np.ndarray, candidates: np.ndarray, x: np.ndarray) -> None:
         """Keep ``x`` (shape ``(n, k, F)``) of ``candidates`` (``(n, k)``) per query."""
         qid = np.broadcast_to(np.asarray(query_ids, np.int64)[:, None], candidates.shape)
         ok = candidates >= 0
-        self._parts.append((qid[ok], candidates[ok].astype(np.int64), x[ok].astype(np.float32)))
+        self.parts.append((qid[ok], candidates[ok].astype(np.int64), x[ok].astype(np.float32)))
 
     def displayed(self, events: pd.DataFrame) -> SearchQueries:
         """The episode's ranked queries as displayed, with their features; then forget.
@@ -321,7 +326,7 @@ class SearchFeatureMemory:
         Joins the remembered features with the logged search impressions (the results
         as displayed, by position) and clicks.
         """
-        parts, self._parts = self._parts, []
+        parts, self.parts = self.parts, []
         n_feat = parts[0][2].shape[1] if parts else len(SEARCH_FEATURES)
         kind = names(events["event"])
         shown = events.loc[kind == "search_impression", ["query_id", "item_id", "position"]]
@@ -352,7 +357,7 @@ class SearchFeatureMemory:
 
     def clear(self) -> None:
         """Forget the remembered features."""
-        self._parts = []
+        self.parts = []
 
 
 @dataclass(frozen=True)

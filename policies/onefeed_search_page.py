@@ -221,6 +221,14 @@ class SearchPage:
         """Drop the features remembered this episode without learning from them."""
         self._memory.clear()
 
+    def remembered(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """The features of the results ranked this episode (a replica's serving state)."""
+        return list(self._memory.parts)
+
+    def adopt(self, parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        """Remember ``parts`` (from :meth:`remembered` of replicas) as if ranked here."""
+        self._memory.parts = list(parts)
+
     @staticmethod
     def alignment_mrr(
         events: pd.DataFrame,

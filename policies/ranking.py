@@ -40,8 +40,8 @@ def top_k_slates(scores: np.ndarray, slate_size: int, page: np.ndarray | None = 
     """Pick each row's best items, skipping the items earlier pages of the session showed.
 
     Page ``p`` of a session gets ranks ``p*S .. (p+1)*S - 1`` of its row, so a user
-    paging through a feed does not see one item twice. Among the selected items, ties
-    break towards the lower id.
+    paging through a feed does not see one item twice. Ties break towards the lower id,
+    so a row's slate does not depend on the other rows of the batch.
 
     Args:
         scores: Shape ``(n, n_items)`` float; ``-inf`` marks items that must not be served.
@@ -66,12 +66,9 @@ def top_k_slates(scores: np.ndarray, slate_size: int, page: np.ndarray | None = 
     n_pages = np.maximum(n_finite // slate_size, 1)
     page = page % n_pages
     depth = int(min((page.max() + 1) * slate_size, n_items))
-    # Stable top-`depth` selection: sort by (-score, id).
-    part = np.argpartition(-scores, depth - 1, axis=1)[:, :depth] if depth < n_items else None
-    cand = part if part is not None else np.broadcast_to(np.arange(n_items), (n, n_items))
-    cand_scores = np.take_along_axis(scores, cand, axis=1)
-    order = np.lexsort((cand, -cand_scores), axis=1)
-    ranked = np.take_along_axis(cand, order, axis=1)
+    # Each row's exact order by (-score, id): the same ranks whatever the batch's depth
+    # (ties at the depth boundary go to the lower ids, never to a partition's whim).
+    ranked = stable_top_k(scores, depth)
     offsets = page[:, None] * slate_size + np.arange(slate_size)[None, :]
     return np.take_along_axis(ranked, offsets, axis=1).astype(np.int64)
 

@@ -559,14 +559,15 @@ class ServingConfig(_Frozen):
         60.0,
         ge=0,
         le=3600,
-        description="Requests arriving within this window are served by one policy call "
-        "(simulated seconds).",
+        description="Requests arriving in one window of this fixed grid are served together "
+        "at its end (simulated seconds; 0: every arrival time at once).",
     )
     max_batch_size: int = Field(
         4096,
         ge=1,
         le=1_000_000,
-        description="A batch is served at once when it reaches this many requests (requests).",
+        description="Most requests in one policy call; a window's requests of one kind are "
+        "served in several calls when there are more (requests).",
     )
 
 

@@ -13,6 +13,7 @@ from sim.catalog import Catalog
 from sim.choice import tempered_interests
 from sim.config import WorldConfig
 from sim.population import SECONDS_PER_DAY, Population
+from sim.rowwise import rows_matmul
 from sim.search_flow import search_click_probabilities
 
 __all__ = ["GroundTruthView"]
@@ -56,9 +57,9 @@ class GroundTruthView:
         choice = cfg.choice
         if choice.affinity == "dot":
             p = tempered_interests(interests, choice.affinity_temperature)
-            cos = p @ cat.topics.T.astype(np.float64)
+            cos = rows_matmul(p, cat.topics.T.astype(np.float64))
         else:
-            cos = (interests @ cat.topics.T.astype(np.float64)) / np.maximum(
+            cos = rows_matmul(interests, cat.topics.T.astype(np.float64)) / np.maximum(
                 np.linalg.norm(interests, axis=1)[:, None] * cat.topic_norm[None, :], 1e-12
             )
         half_life_s = cfg.satiation.half_life_days * SECONDS_PER_DAY
@@ -67,7 +68,7 @@ class GroundTruthView:
         util = (
             choice.affinity_weight * cos
             + choice.quality_weight * cat.quality[None, :].astype(np.float64)
-            - choice.satiation_weight * (satiation @ cat.topics.T.astype(np.float64))
+            - choice.satiation_weight * rows_matmul(satiation, cat.topics.T.astype(np.float64))
         )
         if choice.conformity_weight > 0:
             util += choice.conformity_weight * np.log1p(cat.observed_clicks)[None, :]

@@ -66,6 +66,10 @@ class EventLog:
         self._filled = 0  # rows used in the current chunk
         self._texts: list[str] = []
         self.n_rows = 0
+        #: The batch being written: ``(serve time, round, kind's serving rank)``, set by
+        #: the batcher.
+        self.segment_key: tuple[float, int, int] | None = None
+        self._segments: list[list[float]] = []
 
     @staticmethod
     def _new_chunk(rows: int) -> dict[str, np.ndarray]:
@@ -92,6 +96,11 @@ class EventLog:
         start, end = self._filled, self._filled + n
         self._filled = end
         self.n_rows += n
+        key = self.segment_key
+        if key is not None and self._segments and tuple(self._segments[-1][:3]) == key:
+            self._segments[-1][3] += n
+        else:
+            self._segments.append([*(key or (np.nan, -1, -1)), n])
         return {name: buf[start:end] for name, buf in self._buf.items()}
 
     def append(self, n: int, event: EventType | np.ndarray, **columns: object) -> None:
@@ -119,6 +128,20 @@ class EventLog:
             values[name] = value
         for name, view in self.reserve(n).items():
             view[:] = values[name]
+
+    def take(self, episode: int) -> tuple[pa.Table, np.ndarray]:
+        """:meth:`take_table` and the rows' batch segments.
+
+        Returns:
+            ``(table, segments)``: segments of shape ``(s, 4)`` float64, one row per run
+            of consecutive rows written for one ``(serve time, round, kind)`` batch key
+            (``segment_key``; NaN, -1, -1 for rows written outside the batcher), with the
+            run's row count last. Merging shards' logs uses them
+            (:func:`sim.shards.merge_events`).
+        """
+        segments = np.array(self._segments, dtype=np.float64).reshape(-1, 4)
+        self._segments = []
+        return self.take_table(episode), segments
 
     def take_table(self, episode: int) -> pa.Table:
         """Return every row appended since the last call as a table and clear the buffers.
@@ -161,4 +184,5 @@ class EventLog:
         self._filled = 0
         self._texts = []
         self.n_rows = 0
+        self._segments = []
         return table

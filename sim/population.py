@@ -145,6 +145,11 @@ class Population:
         consumed: The consumed (user, item) pairs, kept only when ``repeat_penalty > 0``.
         n_consumed: Shape ``(n_users,)`` int64, items consumed so far (the counter of
             the ``reinforcing`` drift's direction draws).
+        requests: Shape ``(n_users,)`` int64, requests served so far (session openings,
+            feed pages, searches): the request index of the user's behaviour draws
+            (:class:`sim.crn.UserDraws`).
+        query_count: Shape ``(n_users,)`` int64, queries issued so far (their ids are
+            ``user + n_users * k`` for the user's ``k``-th query).
         drift_rule: ``drift.rule``, ``"convex"`` or ``"reinforcing"``.
     """
 
@@ -195,6 +200,8 @@ class Population:
         self.patience = rng.beta(u.patience_a, u.patience_b, n)
         self.n_sessions = np.zeros(n, dtype=np.int64)
         self.n_consumed = np.zeros(n, dtype=np.int64)
+        self.requests = np.zeros(n, dtype=np.int64)
+        self.query_count = np.zeros(n, dtype=np.int64)
         self.next_start_s = np.full(n, np.inf)
         self.clock_s = np.zeros(n)
         # Per-session state, reset when a session opens.
@@ -208,6 +215,41 @@ class Population:
         self.intent_item = np.full(n, -1, dtype=np.int32)
         self.pending_query_id = np.full(n, -1, dtype=np.int64)
         self.pending_query: dict[int, str] = {}
+
+    def row_names(self) -> list[str]:
+        """Names of the per-user arrays (first axis ``n_users``), in a fixed order."""
+        n = self.n_users
+        return sorted(
+            name
+            for name, value in vars(self).items()
+            if isinstance(value, np.ndarray) and value.shape[:1] == (n,)
+        )
+
+    def rows(self, users: np.ndarray) -> dict[str, np.ndarray]:
+        """Copies of every per-user array's rows of ``users`` (a shard's state).
+
+        Args:
+            users: Shape ``(m,)`` user ids.
+
+        Returns:
+            Name to array of shape ``(m, ...)``; pending query texts under
+            ``"pending_query"`` (an object array, ``None`` where none is pending).
+        """
+        out = {name: getattr(self, name)[users].copy() for name in self.row_names()}
+        out["pending_query"] = np.array(
+            [self.pending_query.get(u) for u in np.asarray(users).tolist()], dtype=object
+        )
+        return out
+
+    def set_rows(self, users: np.ndarray, rows: dict[str, np.ndarray]) -> None:
+        """Write back rows taken by :meth:`rows` (e.g. from the process that simulated them)."""
+        for name in self.row_names():
+            getattr(self, name)[users] = rows[name]
+        for user, text in zip(np.asarray(users).tolist(), rows["pending_query"], strict=True):
+            if text is None:
+                self.pending_query.pop(user, None)
+            else:
+                self.pending_query[user] = text
 
     def idiosyncratic_utility(self, users: np.ndarray, items: np.ndarray) -> np.ndarray:
         """Each user's fixed idiosyncratic taste for each item, ``eps_ui ~ N(0, sd^2)``.

@@ -10,12 +10,25 @@ every title, or a word of a wrong topic), then dropped with ``word_dropout``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from scipy.stats import poisson
 
 from sim.catalog import Catalog, zipf_weights
 from sim.config import IntentConfig
 
-__all__ = ["QueryWriter", "draw_rows"]
+__all__ = ["Draw", "QueryWriter", "choice_from_uniforms", "draw_rows"]
+
+#: ``draw(purpose, width)``: shape ``(n, width)`` uniforms of one purpose for the rows
+#: being served (:meth:`sim.crn.UserDraws.uniform` bound to the rows' users and requests).
+Draw = Callable[[str, int], np.ndarray]
+
+
+def choice_from_uniforms(p: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Inverse-CDF draws of indices ``0 .. len(p) - 1`` with probabilities ``p``, any shape."""
+    cdf = np.cumsum(p)
+    return np.minimum(np.searchsorted(cdf, u * cdf[-1], side="right"), p.shape[0] - 1)
 
 
 def draw_rows(probs: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -42,22 +55,20 @@ class QueryWriter:
         self._topic_p = zipf_weights(self._w, catalog.cfg.word_zipf_exponent)
         self._generic_p = zipf_weights(vocab.n_generic, catalog.cfg.word_zipf_exponent)
 
-    def form_intents(
-        self, interests: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def form_intents(self, interests: np.ndarray, draw: Draw) -> tuple[np.ndarray, np.ndarray]:
         """Draw an intent per user.
 
         Args:
             interests: Shape ``(n, K)`` current interests of the users.
-            rng: The ``intent`` stream.
+            draw: The rows' behaviour draws (purposes ``intent/*``).
 
         Returns:
             ``(topic, item)``: shapes ``(n,)`` int32; ``item`` is -1 for topic intents.
         """
         n = interests.shape[0]
-        topic = draw_rows(interests, rng.random(n)).astype(np.int32)
-        known = rng.random(n) < self.cfg.known_item_share
-        u_item = rng.random(n)
+        topic = draw_rows(interests, draw("intent/topic", 1)[:, 0]).astype(np.int32)
+        known = draw("intent/known", 1)[:, 0] < self.cfg.known_item_share
+        u_item = draw("intent/item", 1)[:, 0]
         item = np.full(n, -1, dtype=np.int32)
         cat = self.catalog
         start = cat.topic_offsets[topic]
@@ -67,32 +78,40 @@ class QueryWriter:
         item[has] = cat.items_by_topic[pick[has]]
         return topic, item
 
-    def write(self, topic: np.ndarray, item: np.ndarray, rng: np.random.Generator) -> list[str]:
+    def write(self, topic: np.ndarray, item: np.ndarray, draw: Draw) -> list[str]:
         """Write one query per intent.
 
         Args:
             topic: Shape ``(n,)`` intent topics.
             item: Shape ``(n,)`` known items, -1 for topic intents.
-            rng: The ``query`` stream.
+            draw: The rows' behaviour draws (purposes ``query/*``).
 
         Returns:
             ``n`` query strings (at least one word each).
         """
         cfg, vocab = self.cfg, self.catalog.vocab
         n, lmax = topic.shape[0], cfg.query_len_max
-        lengths = np.minimum(1 + rng.poisson(cfg.query_len_mean - 1.0, size=n), lmax)
-        topic_words = topic[:, None] * self._w + rng.choice(
-            self._w, size=(n, lmax), p=self._topic_p
+        # 1 + Poisson(mean - 1) words, at most lmax: inverse CDF of the Poisson up to lmax.
+        cdf = poisson.cdf(np.arange(max(lmax - 1, 0)), cfg.query_len_mean - 1.0)
+        lengths = 1 + (draw("query/length", 1)[:, 0][:, None] > cdf[None, :]).sum(axis=1)
+        topic_words = topic[:, None] * self._w + choice_from_uniforms(
+            self._topic_p, draw("query/topic_word", lmax)
         )
-        title_perm = np.argsort(rng.random((n, self.catalog.title_words.shape[1])), axis=1)
-        kind = rng.random((n, lmax))
-        synonym = rng.random((n, lmax)) < cfg.synonym_share
-        generic = vocab.generic_offset + rng.choice(
-            vocab.n_generic, size=(n, lmax), p=self._generic_p
+        title_perm = np.argsort(
+            draw("query/title_order", self.catalog.title_words.shape[1]), axis=1
         )
-        wrong_topic = (topic[:, None] + rng.integers(1, max(self._k, 2), size=(n, lmax))) % self._k
-        wrong = wrong_topic * self._w + rng.choice(self._w, size=(n, lmax), p=self._topic_p)
-        drop = rng.random((n, lmax)) < cfg.word_dropout
+        kind = draw("query/kind", lmax)
+        synonym = draw("query/synonym", lmax) < cfg.synonym_share
+        generic = vocab.generic_offset + choice_from_uniforms(
+            self._generic_p, draw("query/generic", lmax)
+        )
+        n_other = max(self._k, 2) - 1  # a wrong topic is 1 .. K-1 topics away
+        shift = 1 + np.floor(draw("query/wrong_topic", lmax) * n_other).astype(np.int64)
+        wrong_topic = (topic[:, None] + shift) % self._k
+        wrong = wrong_topic * self._w + choice_from_uniforms(
+            self._topic_p, draw("query/wrong_word", lmax)
+        )
+        drop = draw("query/drop", lmax) < cfg.word_dropout
         p_gen, p_mis = cfg.generic_word_prob, cfg.generic_word_prob + cfg.mismatch_prob
         # Intended words, shape (n, lmax), -1 past each query's length: a known item's
         # title words in the order of the random permutation, or the topic's words.

@@ -7,6 +7,11 @@ the events to the log and returns, per user, the next action and the time to res
 
 Actions: ``FEED`` (ask for another feed page), ``SEARCH`` (a query is pending),
 ``END`` (the session is over; ``Population.next_start_s`` holds the next start).
+
+Every random number a user's reaction uses is a counter-based draw of that user's
+current request (:class:`sim.crn.UserDraws`), and session and query ids are per user
+(``user + n_users * k`` for the user's ``k``-th session or query): a user's events do
+not depend on the batch they were served in, nor on the other users of the batch.
 """
 
 from __future__ import annotations
@@ -18,12 +23,12 @@ import numpy as np
 from sim.catalog import Catalog
 from sim.choice import affinity, choice_probabilities, examination_probabilities, sample_choice
 from sim.config import WorldConfig
-from sim.crn import counter_uniform
+from sim.crn import UserDraws, counter_uniform
 from sim.emitter import END, FEED, SEARCH, Emitter, readonly
 from sim.events import EventType
 from sim.log import EventLog
 from sim.population import SECONDS_PER_DAY, Population
-from sim.queries import QueryWriter
+from sim.queries import Draw, QueryWriter
 from sim.search_flow import SearchFlowMixin
 from sim.types import FeedBatch, SearchIndex
 from sim.types import ServedPolicy as Policy
@@ -34,15 +39,21 @@ __all__ = ["END", "FEED", "SEARCH", "Responder", "Streams"]
 
 @dataclass
 class Streams:
-    """The behavioural random streams (each a component stream of ``RngStreams``)."""
+    """The users' random numbers: counter-based behaviour draws and the arrivals key.
 
-    browse: np.random.Generator
-    session: np.random.Generator
-    intent: np.random.Generator
-    query: np.random.Generator
-    search: np.random.Generator
-    suggest: np.random.Generator
+    Attributes:
+        draws: Every behaviour draw, per (purpose, user, request, slot).
+        arrivals_key: Counter-stream key of the gaps between sessions (per user and
+            session count).
+    """
+
+    draws: UserDraws
     arrivals_key: np.uint64
+
+    def bound(self, users: np.ndarray, requests: np.ndarray) -> Draw:
+        """``draw(purpose, width)`` for these rows: shape ``(n, width)`` uniforms."""
+        draws = self.draws
+        return lambda purpose, width: draws.uniform(purpose, users, requests, width)
 
 
 class Responder(SearchFlowMixin):
@@ -80,8 +91,7 @@ class Responder(SearchFlowMixin):
             config.feed.slate_size, config.feed.position_bias_exponent
         )
         self.episode = 0
-        self.next_session_id = 0
-        self.next_query_id = 0
+        self.sessions_started = 0
         self.sessions_finished = 0
         self.slates_served = 0
 
@@ -119,6 +129,8 @@ class Responder(SearchFlowMixin):
             getattr(self.policy, "sources", None),
         )  # fmt: skip
         self.slates_served += n
+        req = self._next_requests(users)
+        draws = self.rng.draws
         pop.decay_satiation(users, t0, cfg.satiation.half_life_days)
         theta = cat.topics[slates]
         ch = cfg.choice
@@ -133,12 +145,12 @@ class Responder(SearchFlowMixin):
             util += ch.conformity_weight * np.log1p(cat.observed_clicks[slates])
         if pop.has_user_item_terms:
             util += pop.user_item_utility(users[:, None], slates)
-        rng = self.rng.browse
-        examined = rng.random((n, size)) < self.exam_prob[None, :]
+        examined = draws.uniform("browse/examine", users, req, size) < self.exam_prob[None, :]
         choice = sample_choice(
-            choice_probabilities(util, examined, ch.no_click_logit), rng.random(n)
+            choice_probabilities(util, examined, ch.no_click_logit),
+            draws.uniform("browse/choice", users, req),
         )
-        z_dwell = rng.standard_normal(n)
+        z_dwell = draws.normal("browse/dwell", users, req)
         clicked = choice >= 0
         rows_c = np.flatnonzero(clicked)
         pos_c = choice[rows_c]
@@ -183,23 +195,31 @@ class Responder(SearchFlowMixin):
             1.0,
             pop.search_propensity[users] * (1.0 + cfg.intent.disappointment_gain * disappointment),
         )
-        srng = self.rng.session
-        intent = (srng.random(n) < p_intent) & cfg.intent.enabled
+        intent = (draws.uniform("session/intent", users, req) < p_intent) & cfg.intent.enabled
         p_cont = np.where(clicked, cfg.sessions.continue_after_click, pop.patience[users])
-        cont = (srng.random(n) < p_cont) & (pages < cfg.sessions.max_pages)
+        u_cont = draws.uniform("session/continue", users, req)
+        cont = (u_cont < p_cont) & (pages < cfg.sessions.max_pages)
         action = np.where(intent, SEARCH, np.where(cont, FEED, END))
         resume = t_end.copy()
         seq_after = 3 * size
         rows_q = np.flatnonzero(action == SEARCH)
         if rows_q.size:
-            topic, item = self.writer.form_intents(pop.interests[users[rows_q]], self.rng.intent)
+            uq = users[rows_q]
+            draw = self.rng.bound(uq, req[rows_q])
+            topic, item = self.writer.form_intents(pop.interests[uq], draw)
             resume[rows_q] = self._issue_queries(
-                em, rows_q, users[rows_q], sess[rows_q], t_end[rows_q], topic, item, seq_after
+                em, rows_q, uq, sess[rows_q], t_end[rows_q], topic, item, seq_after, draw
             )
         rows_e = np.flatnonzero(action == END)
         self._end_sessions(em, rows_e, users[rows_e], sess[rows_e], t_end[rows_e], seq_after)
         em.write(self.log)
         return action, resume
+
+    def _next_requests(self, users: np.ndarray) -> np.ndarray:
+        """Each user's index of the request being served; counts it (shape ``(n,)``)."""
+        req = self.pop.requests[users].copy()
+        self.pop.requests[users] += 1
+        return req
 
     def _consume(self, users: np.ndarray, items: np.ndarray, aff: np.ndarray) -> None:
         """Satiation, drift and the consumed pairs after a click each (feed or search)."""
@@ -227,9 +247,11 @@ class Responder(SearchFlowMixin):
             ``(action, resume_s)``, shapes ``(n,)``.
         """
         n = users.shape[0]
-        sess = np.arange(self.next_session_id, self.next_session_id + n, dtype=np.int64)
-        self.next_session_id += n
-        self.pop.open_sessions(users, sess, self.cfg.intent.max_reformulations)
+        pop = self.pop
+        sess = users.astype(np.int64) + pop.n_users * pop.n_sessions[users]
+        self.sessions_started += n
+        req = self._next_requests(users)
+        pop.open_sessions(users, sess, self.cfg.intent.max_reformulations)
         em = Emitter()
         rows = np.arange(n)
         em.add(rows, 0, event=int(EventType.SESSION_START), time_s=t0, user_id=users,
@@ -237,7 +259,7 @@ class Responder(SearchFlowMixin):
         action = np.full(n, FEED, dtype=np.int64)
         resume = np.asarray(t0, dtype=np.float64).copy()
         if self.cfg.suggestions.n_suggestions > 0:
-            self._suggest(em, users, sess, t0, now_s, action, resume)
+            self._suggest(em, users, sess, t0, now_s, action, resume, req)
         em.write(self.log)
         return action, resume
 

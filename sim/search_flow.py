@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sim.catalog import Catalog
     from sim.config import WorldConfig
     from sim.population import Population
+    from sim.queries import Draw
 
 __all__ = ["SearchFlowMixin", "search_click_probabilities"]
 
@@ -37,18 +38,21 @@ class SearchFlowMixin:
         topic: np.ndarray,
         item: np.ndarray,
         seq: int,
+        draw: Draw,
     ) -> np.ndarray:
         """Write a query per user for the given intents and log QUERY events.
+
+        The rows' random numbers come from ``draw``, their behaviour draws of the
+        request being served.
 
         Returns:
             Shape ``(n,)`` times at which the queries are submitted (after typing).
         """
         pop = self.pop
-        texts = self.writer.write(topic, item, self.rng.query)
+        texts = self.writer.write(topic, item, draw)
         n_words = np.array([len(q.split()) for q in texts], dtype=np.float64)
         t_query = t + self.cfg.intent.typing_s_per_word * n_words
-        qids = np.arange(self.next_query_id, self.next_query_id + rows.size, dtype=np.int64)
-        self.next_query_id += rows.size
+        qids = self._new_query_ids(users)
         em.add(rows, seq + 5, event=int(EventType.QUERY), time_s=t_query, user_id=users,
                session_id=sess, query_id=qids, text=self.log.add_texts(texts))  # fmt: skip
         pop.intent_topic[users] = topic
@@ -57,6 +61,13 @@ class SearchFlowMixin:
         pop.pending_query.update(zip(users.tolist(), texts, strict=True))
         pop.queries[users] += 1
         return t_query
+
+    def _new_query_ids(self, users: np.ndarray) -> np.ndarray:
+        """Ids of the users' next queries, ``user + n_users * k`` (their ``k``-th query)."""
+        pop = self.pop
+        qids = users.astype(np.int64) + pop.n_users * pop.query_count[users]
+        pop.query_count[users] += 1
+        return qids
 
     def search(
         self, users: np.ndarray, t0: np.ndarray, now_s: float
@@ -99,15 +110,16 @@ class SearchFlowMixin:
         topic = pop.intent_topic[users]
         target = pop.intent_item[users]
         p = search_click_probabilities(cfg, cat, pop, users, shown)
-        rng = self.rng.search
+        req = self._next_requests(users)
+        draws = self.rng.draws
         # Cascade: rank 0 is examined; rank r+1 only if rank r was examined, not
         # clicked, and the user went on (probability cascade_continue_prob).
-        go_on = rng.random((n, depth)) < ic.cascade_continue_prob
+        go_on = draws.uniform("search/continue", users, req, depth) < ic.cascade_continue_prob
         reached = np.ones((n, depth), dtype=bool)
         reached[:, 1:] = np.cumprod(go_on[:, :-1], axis=1).astype(bool)
         reached &= valid
-        hit = reached & (rng.random((n, depth)) < p)
-        z_dwell = rng.standard_normal(n)
+        hit = reached & (draws.uniform("search/click", users, req, depth) < p)
+        z_dwell = draws.normal("search/dwell", users, req)
         has = hit.any(axis=1)
         first = np.argmax(hit, axis=1)
         n_examined = reached.sum(axis=1)
@@ -134,8 +146,8 @@ class SearchFlowMixin:
 
         t_end = t0 + scan * n_examined
         t_end[rows_c] = t0[rows_c] + scan * (pos_c + 1) + dwell_c
-        srng = self.rng.session
-        u_reform, u_cont = srng.random(n), srng.random(n)
+        u_reform = draws.uniform("session/reformulate", users, req)
+        u_cont = draws.uniform("session/continue", users, req)
         reform = ~has & (pop.reformulations_left[users] > 0) & (u_reform < ic.reformulate_prob)
         abandon = ~has & ~reform
         rows_a = np.flatnonzero(abandon)
@@ -150,8 +162,9 @@ class SearchFlowMixin:
             ur = users[rows_r]
             pop.reformulations_left[ur] -= 1
             resume[rows_r] = self._issue_queries(
-                em, rows_r, ur, sess[rows_r], t_end[rows_r], topic[rows_r], target[rows_r], depth
-            )
+                em, rows_r, ur, sess[rows_r], t_end[rows_r], topic[rows_r], target[rows_r], depth,
+                self.rng.bound(ur, req[rows_r]),
+            )  # fmt: skip
         rows_e = np.flatnonzero(action == END)
         self._end_sessions(em, rows_e, users[rows_e], sess[rows_e], t_end[rows_e], depth + 3)
         em.write(self.log)
@@ -193,6 +206,7 @@ class SearchFlowMixin:
         now_s: float,
         action: np.ndarray,
         resume: np.ndarray,
+        req: np.ndarray,
     ) -> None:
         """Show suggested queries; a user clicks at most one (MNL with a no-click option).
 
@@ -243,7 +257,7 @@ class SearchFlowMixin:
             util[rows, slot] += sg.result_quality_weight * quality
         shown = np.isfinite(util)
         probs = choice_probabilities(np.where(shown, util, 0.0), shown, 0.0)
-        choice = sample_choice(probs, self.rng.suggest.random(n))
+        choice = sample_choice(probs, self.rng.draws.uniform("suggest/choice", users, req))
         rows_c = np.flatnonzero(choice >= 0)
         if rows_c.size == 0:
             return
@@ -252,8 +266,7 @@ class SearchFlowMixin:
         users_c = users[rows_c]
         texts = [flat[i] for i in flat_c.tolist()]
         t_click = t0[rows_c] + cfg.feed.scan_s_per_item * (slot_c + 1)
-        qids = np.arange(self.next_query_id, self.next_query_id + rows_c.size, dtype=np.int64)
-        self.next_query_id += rows_c.size
+        qids = self._new_query_ids(users_c)
         idx_c = text_idx[flat_c]
         em.add(rows_c, 100, event=int(EventType.SUGGESTION_CLICK), time_s=t_click,
                user_id=users_c, session_id=sess[rows_c], position=slot_c, query_id=qids,

@@ -13,11 +13,10 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from sim.crn import counter_uniform, stream_key
+from sim.crn import UserDraws, counter_uniform, stream_key
 from sim.emitter import SEARCH
 from sim.population import SECONDS_PER_DAY
 from sim.responder import Streams
-from sim.rng import RngStreams
 
 __all__ = ["SessionStepper"]
 
@@ -37,26 +36,18 @@ class SessionStepper:
         self._pop = world.population
 
     def reseed_behaviour(self, seed: int, prefix: str = "env/") -> None:
-        """Redraw every behavioural stream and the users' first arrivals from ``seed``.
+        """Redraw every behaviour draw and the users' first arrivals from ``seed``.
 
-        The streams are named ``prefix + name`` (so they differ from the episode loop's),
-        and each user's next session start is its first arrival under the new seed.
+        The counter streams are named ``prefix + name`` (so they differ from the episode
+        loop's), and each user's next session start is its first arrival under the new
+        seed.
 
         Args:
             seed: Non-negative root seed.
             prefix: Prefix of the stream names.
         """
-        streams = RngStreams(seed)
         key = stream_key(seed, f"{prefix}arrivals")
-        self._resp.rng = Streams(
-            browse=streams.get(f"{prefix}behaviour/browse"),
-            session=streams.get(f"{prefix}behaviour/session"),
-            intent=streams.get(f"{prefix}behaviour/intent"),
-            query=streams.get(f"{prefix}behaviour/query"),
-            search=streams.get(f"{prefix}behaviour/search"),
-            suggest=streams.get(f"{prefix}behaviour/suggest"),
-            arrivals_key=key,
-        )
+        self._resp.rng = Streams(draws=UserDraws(seed, prefix), arrivals_key=key)
         pop = self._pop
         users = np.arange(pop.n_users)
         first_u = counter_uniform(key, users, np.zeros_like(users))

@@ -164,7 +164,13 @@ class PolicyContext:
         n_users: Number of users (user ids are ``0 .. n_users - 1``).
         slate_size: Items per feed slate.
         n_suggestions: Maximum suggested queries per request.
-        rng: The policy's own random stream.
+        rng: The policy's own random stream, for binding, catalogue changes and
+            updates; never for answering a request (that would make the answer depend on
+            the requests served before it).
+        request_key: Key of the per-request random streams: a policy that answers with
+            random numbers draws them from ``sim.crn.hash_rows(request_key, ...)`` of the
+            request (e.g. episode, user, session, page), so a request's answer does not
+            depend on its batch.
     """
 
     catalog: CatalogView
@@ -173,6 +179,7 @@ class PolicyContext:
     slate_size: int
     n_suggestions: int
     rng: np.random.Generator
+    request_key: int = 0
 
 
 @runtime_checkable
@@ -208,4 +215,12 @@ class ServedPolicy(Protocol):
 
     def update(self, events: Any) -> None:
         """Learn from a finished episode's log slice."""
+        ...
+
+    def serving_state(self) -> Any:
+        """What serving recorded since the last update that the update reads."""
+        ...
+
+    def merge_serving_states(self, states: list[Any]) -> None:
+        """Adopt the serving records of replicas that served an episode in its place."""
         ...

@@ -8,12 +8,19 @@ therefore self-contained: every session in it has its SESSION_START and SESSION_
 At the end of an episode the exogenous random walk takes one step of
 ``exogenous_sd_per_day * sqrt(L)``, the observed click counts of the conformity term
 are published (when it is on) and a ground-truth snapshot is taken.
+
+Each episode runs on a fresh simpy clock starting at the episode's start, and between
+episodes the world's clock stands at the boundary: what happens in an episode, and
+when, depends only on the users' own state and the episode's new items, never on how
+long the previous episode's last sessions ran. An episode is :meth:`World.simulate`
+(optionally for a subset of the users: one shard of a run split by users,
+:mod:`sim.shards`) followed by :meth:`World.close_episode`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +29,7 @@ import simpy
 
 from sim.catalog import Catalog, make_vocabulary
 from sim.config import WorldConfig
-from sim.crn import counter_uniform, stream_key
+from sim.crn import UserDraws, counter_uniform, stream_key
 from sim.log import EventLog
 from sim.population import SECONDS_PER_DAY, Population
 from sim.responder import Responder, Streams
@@ -121,7 +128,7 @@ class World:
         now = state.pop("env")
         self.__dict__.update(state)
         self.env = simpy.Environment(initial_time=now)
-        self.batcher.env = self.env
+        self.batcher.reset(self.env)
 
     def catalog_view(self) -> CatalogView:
         """The policy-visible catalogue view."""
@@ -156,14 +163,17 @@ class World:
             policy: An unbound policy.
         """
         policy.bind(
-            _policy_context(
-                self.config, self.catalog, self.index, self.n_users, self.streams.get("policy")
-            )
+            _policy_context(self.config, self.catalog, self.index, self.n_users, self.streams)
         )
         self.policy = policy
         self.responder.policy = policy
 
     # -------------------------------------------------------------- episodes
+    def episode_bounds(self, episode: int) -> tuple[float, float]:
+        """``(start_s, end_s)`` of an episode: days ``[episode * L, (episode + 1) * L)``."""
+        length_s = self.config.episode_length_days * SECONDS_PER_DAY
+        return episode * length_s, (episode + 1) * length_s
+
     def run_episode(
         self, episode: int, progress: Callable[[int], None] | None = None
     ) -> EpisodeResult:
@@ -179,16 +189,51 @@ class World:
         Raises:
             ValueError: If ``episode`` is not the next episode.
         """
+        resp = self.responder
+        sessions0, slates0 = resp.sessions_started, resp.slates_served
+        self.simulate(episode, progress=progress)
+        events = resp.log.take_table(episode)
+        return self.close_episode(
+            episode, events, resp.sessions_started - sessions0, resp.slates_served - slates0
+        )
+
+    def simulate(
+        self,
+        episode: int,
+        users: np.ndarray | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Simulate the sessions of ``users`` (default: everyone) that start in the episode.
+
+        The episode's new items arrive at their times whoever is simulated (the
+        catalogue, the search index and the policy follow them alike in every process
+        of a sharded run). Sessions that start before the episode's end run to their
+        natural end. The episode is not closed (:meth:`close_episode`): the events stay
+        in the log and the end-of-episode steps are not taken.
+
+        Args:
+            episode: Episode index; episodes must be run in order from 0.
+            users: Shape ``(m,)`` the users simulated (the others keep their state).
+            progress: Called with the number of sessions finished since its last call.
+
+        Raises:
+            ValueError: If ``episode`` is not the next episode.
+        """
         if episode != self._next_episode:
             raise ValueError(f"expected episode {self._next_episode}, got {episode}")
-        length_s = self.config.episode_length_days * SECONDS_PER_DAY
-        start_s, end_s = episode * length_s, (episode + 1) * length_s
+        start_s, end_s = self.episode_bounds(episode)
+        length_s = end_s - start_s
         resp = self.responder
         resp.episode = episode
-        sessions0, slates0 = resp.next_session_id, resp.slates_served
+        # A fresh clock at the episode's start: every request and new item of the episode
+        # is at or after it, whatever the previous episode's last sessions did.
+        self.env = simpy.Environment(initial_time=start_s)
+        self.batcher.reset(self.env)
         self._schedule_drops(start_s, end_s)
         pop = self.population
         starting = np.flatnonzero(pop.next_start_s < end_s)
+        if users is not None:
+            starting = np.intersect1d(starting, np.asarray(users, dtype=np.int64))
         starting = starting[np.argsort(pop.next_start_s[starting], kind="stable")]
         self.batcher.episode_end_s = end_s
         self.batcher.start_sessions(starting, pop.next_start_s[starting])
@@ -203,6 +248,24 @@ class World:
         self.env.run()  # drain: sessions started before the boundary finish
         if progress is not None and resp.sessions_finished > reported:
             progress(resp.sessions_finished - reported)
+
+    def close_episode(
+        self, episode: int, events: pa.Table, n_sessions: int, n_slates: int
+    ) -> EpisodeResult:
+        """The end-of-episode steps, after :meth:`simulate` (and, sharded, the merge).
+
+        The exogenous random walk takes its step, the conformity term's click counts are
+        published, the ground truth is snapshot and the world's clock moves to the
+        episode's end (where interventions between episodes happen).
+
+        Args:
+            episode: The episode just simulated.
+            events: Its events (schema ``sim.events.EVENT_SCHEMA``).
+            n_sessions: Sessions started in it.
+            n_slates: Feed slates served in it.
+        """
+        _, end_s = self.episode_bounds(episode)
+        pop = self.population
         drift = self.config.drift
         z = self.streams.get(f"drift/exogenous/{episode}").standard_normal(
             (self.n_users, self.config.catalog.n_topics)
@@ -214,14 +277,15 @@ class World:
         if self.config.choice.conformity_weight > 0:
             self.catalog.close_episode(self.config.choice.conformity_decay)
         self._next_episode = episode + 1
+        self.env = simpy.Environment(initial_time=end_s)
+        self.batcher.reset(self.env)
         truth = self._snapshot(episode, end_s)
-        events = resp.log.take_table(episode)
         return EpisodeResult(
             episode=episode,
             events=events,
             truth=truth,
-            n_sessions=resp.next_session_id - sessions0,
-            n_slates=resp.slates_served - slates0,
+            n_sessions=int(n_sessions),
+            n_slates=int(n_slates),
             n_events=events.num_rows,
         )
 
@@ -233,21 +297,25 @@ class World:
         first = max(1, math.ceil(start_s / interval_s))
         drop = first
         while drop * interval_s < end_s:
-            self.env.process(self._drop_process(drop, drop * interval_s, interval_s))
+            self.batcher.at(drop * interval_s, self._drop_action(drop, drop * interval_s))
             drop += 1
 
-    def _drop_process(self, drop: int, at_s: float, interval_s: float) -> Iterator[simpy.Event]:
-        if at_s > self.env.now:
-            yield self.env.timeout(at_s - self.env.now)
-        rng = self.streams.get(f"catalog/drop/{drop}")
-        rate = self.config.catalog.new_items_rate_per_day * interval_s / SECONDS_PER_DAY
-        n_new = int(rng.poisson(rate))
-        if n_new == 0:
-            return
-        created = np.sort(at_s - rng.uniform(0.0, interval_s, size=n_new))
-        self.catalog.add_items(n_new, created, rng)
-        self.index.rebuild(self.catalog.titles, self.catalog.available)
-        self.policy.on_catalog_change(self.catalog.view())
+    def _drop_action(self, drop: int, at_s: float) -> Callable[[], None]:
+        """New items of release ``drop`` (a pure function of the seed and ``drop``)."""
+
+        def release() -> None:
+            interval_s = self.config.catalog.release_interval_hours * 3600.0
+            rng = self.streams.get(f"catalog/drop/{drop}")
+            rate = self.config.catalog.new_items_rate_per_day * interval_s / SECONDS_PER_DAY
+            n_new = int(rng.poisson(rate))
+            if n_new == 0:
+                return
+            created = np.sort(at_s - rng.uniform(0.0, interval_s, size=n_new))
+            self.catalog.add_items(n_new, created, rng)
+            self.index.rebuild(self.catalog.titles, self.catalog.available)
+            self.policy.on_catalog_change(self.catalog.view())
+
+        return release
 
 
 def _policy_context(
@@ -255,16 +323,21 @@ def _policy_context(
     catalog: Catalog,
     index: BM25Index,
     n_users: int,
-    rng: np.random.Generator,
+    streams: RngStreams,
 ) -> PolicyContext:
-    """What a policy is bound with: observable catalogue, search engine, its own stream."""
+    """What a policy is bound with: observable catalogue, search engine, its own streams.
+
+    A fresh generator of the ``"policy"`` stream, and the key of the per-request
+    streams (``"policy/requests"``, the same for every policy under one seed).
+    """
     return PolicyContext(
         catalog=catalog.view(),
         search=index,
         n_users=n_users,
         slate_size=config.feed.slate_size,
         n_suggestions=config.suggestions.n_suggestions,
-        rng=rng,
+        rng=streams.get("policy"),
+        request_key=int(stream_key(streams.root_seed, "policy/requests")),
     )
 
 
@@ -313,19 +386,12 @@ def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
     first_u = counter_uniform(arrivals_key, users, np.zeros_like(users))
     population.next_start_s = -np.log(first_u) / population.rate_per_day * SECONDS_PER_DAY
     _delay_new_users(config, seed, population)
-    # 5. The feedback log and the behavioural streams.
+    # 5. The feedback log and the users' behaviour draws (counter-based, per user and
+    #    request: a user's behaviour does not depend on who shares their batches).
     log = EventLog()
-    behaviour = Streams(
-        browse=streams.get("behaviour/browse"),
-        session=streams.get("behaviour/session"),
-        intent=streams.get("behaviour/intent"),
-        query=streams.get("behaviour/query"),
-        search=streams.get("behaviour/search"),
-        suggest=streams.get("behaviour/suggest"),
-        arrivals_key=arrivals_key,
-    )
+    behaviour = Streams(draws=UserDraws(seed), arrivals_key=arrivals_key)
     # 6. Bind the policy: observable catalogue, search engine, its own stream.
-    policy.bind(_policy_context(config, catalog, index, population.n_users, streams.get("policy")))
+    policy.bind(_policy_context(config, catalog, index, population.n_users, streams))
     # 7. Responder (vectorised user reactions) and serving batcher on a simpy clock.
     env = simpy.Environment()
     responder = Responder(config, catalog, population, index, policy, log, behaviour)

@@ -191,6 +191,26 @@ def main() -> None:
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
 )
+@click.option(
+    "--shards",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Split every episode by users across this many worker processes (the files are "
+    "those of a run in one process).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where the shards run: processes of this machine, or Ray tasks (pip install -e '.[ray]').",
+)
+@click.option(
+    "--address",
+    default=None,
+    help="Ray cluster to run the shards on (host:port, or 'auto'); default: a local Ray.",
+)
 def run(
     scenario: str | None,
     seed: int | None,
@@ -198,6 +218,9 @@ def run(
     policy: str | None,
     resume_dir: Path | None,
     progress: bool | None,
+    shards: int,
+    backend: str,
+    address: str | None,
 ) -> None:
     """Simulate a scenario and write a run directory.
 
@@ -206,6 +229,11 @@ def run(
     manifest says `incomplete` (exit code 130). Every finished episode is checkpointed:
     `onefeed run --resume RUN_DIR` continues an incomplete run (stopped, killed or
     crashed) and ends with the events and metrics of an uninterrupted run.
+
+    `--shards N` simulates every episode in N slices of the users on worker processes
+    (`--backend local`) or Ray tasks (`--backend ray [--address ADDR]`); the policy
+    learns between episodes in this process and its new state goes to the workers with
+    the next episode. The events and metrics are those of a run in one process.
     """
     from experiments.runner.run import resume_run, run_scenario
     from experiments.runner.run_dir import command_line, default_run_dir
@@ -227,7 +255,10 @@ def run(
         out_dir = out or default_run_dir(loaded.id, loaded.policy.name, loaded.seed)
     try:
         if resume_dir is not None:
-            result = resume_run(resume_dir, show_progress=progress)
+            result = resume_run(
+                resume_dir, show_progress=progress, shards=shards, backend=backend,
+                address=address,
+            )  # fmt: skip
         else:
             result = run_scenario(
                 loaded,
@@ -235,6 +266,9 @@ def run(
                 scenario_file=str(resolve_scenario_path(scenario)),
                 command=command_line(),
                 show_progress=progress,
+                shards=shards,
+                backend=backend,
+                address=address,
             )
     except KeyboardInterrupt:
         click.echo(

@@ -33,6 +33,7 @@ from gymnasium import spaces
 from experiments.envs.observe import Observer, StepColumns, StepSummary, summarise_step
 from experiments.envs.options import EnvOptions, resolve_world
 from sim.config import WorldConfig
+from sim.crn import stream_key
 from sim.emitter import END, FEED, SEARCH
 from sim.events import EVENT_SCHEMA, Provenance
 from sim.stepping import SessionStepper
@@ -182,6 +183,8 @@ class SessionCore:
         self.slate_size = config.feed.slate_size
         self._events: list[pa.Table] = []
         self.in_session = np.zeros(self.world.n_users, dtype=bool)
+        #: Seed of the users' behaviour draws (:meth:`reseed`); keys policies' requests.
+        self.behaviour_seed = self.world_seed
 
     @property
     def n_users(self) -> int:
@@ -197,6 +200,7 @@ class SessionCore:
         self.world = build_world(self.config, self.world_seed, self.slot)
         self.stepper = SessionStepper(self.world)
         self.stepper.reseed_behaviour(seed, prefix="env/")
+        self.behaviour_seed = int(seed)
         self.in_session = np.zeros(self.world.n_users, dtype=bool)
         self._events = []
 
@@ -214,6 +218,7 @@ class SessionCore:
             slate_size=self.slate_size,
             n_suggestions=self.config.suggestions.n_suggestions,
             rng=rng,
+            request_key=int(stream_key(self.behaviour_seed, "env/policy/requests")),
         )
 
     def session_ids(self, users: np.ndarray) -> np.ndarray:

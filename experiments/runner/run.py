@@ -95,6 +95,9 @@ def run_scenario(
     show_progress: bool | None = None,
     build_world: BuildWorld | None = None,
     runs_base: Path = Path("runs"),
+    shards: int = 1,
+    backend: str = "local",
+    address: str | None = None,
 ) -> RunResult:
     """Simulate ``scenario`` and write its run directory.
 
@@ -107,6 +110,10 @@ def run_scenario(
         build_world: ``build_world(config, seed, policy)``; defaults to
             :func:`sim.world.build_world` (tests inject a small fake).
         runs_base: Parent of the default run directory.
+        shards: Split every episode by users across this many worker processes
+            (:mod:`experiments.runner.shards`); the files are those of an unsharded run.
+        backend: Where the shards run: ``"local"`` processes or ``"ray"``.
+        address: Ray cluster address (``ray`` only; ``None``: a local Ray).
 
     Returns:
         The run directory and its metrics.
@@ -120,8 +127,9 @@ def run_scenario(
     # 2-core machine), so a run uses one BLAS thread. Parallelism is across runs.
     with threadpool_limits(limits=1, user_api="blas"):
         return _simulate(
-            scenario, out_dir, scenario_file, command, show_progress, build_world, runs_base
-        )
+            scenario, out_dir, scenario_file, command, show_progress, build_world, runs_base,
+            sharding=Sharding(shards, backend, address),
+        )  # fmt: skip
 
 
 def _simulate(
@@ -133,8 +141,11 @@ def _simulate(
     build_world: BuildWorld | None,
     runs_base: Path,
     resume: bool = False,
+    sharding: Sharding | None = None,
 ) -> RunResult:
     """The body of :func:`run_scenario` (same arguments)."""
+    sharding = sharding or Sharding()
+    shards = sharding.start()  # checks the options before anything is written
     build = build_world or _default_build_world()
     run = RunDir(
         out_dir or default_run_dir(scenario.id, scenario.policy.name, scenario.seed, runs_base)
@@ -192,7 +203,10 @@ def _simulate(
                 stage = f"episode {episode}"
                 progress.start_episode(episode)
                 with Stopwatch() as sim_sw:
-                    result = world.run_episode(episode, progress=progress.sessions)
+                    if shards is None:
+                        result = world.run_episode(episode, progress=progress.sessions)
+                    else:
+                        result = shards.run_episode(world, episode, progress=progress.sessions)
                 with Stopwatch() as write_sw:
                     # Order matters: truth, then events, then metrics, then the manifest,
                     # so a file that mentions episode e implies the earlier ones are whole.
@@ -226,6 +240,7 @@ def _simulate(
                         "n_items_available": context.n_items_available,
                         "simulate_s": round(sim_sw.elapsed_s, 4),
                         "write_s": round(write_sw.elapsed_s, 4),
+                        **sharding.record(),
                     }
                 )
                 if applied is not None:
@@ -267,6 +282,9 @@ def _simulate(
             manifest.finished_at = _now_iso()
             run.write_manifest(manifest)
             raise
+        finally:
+            if shards is not None:
+                shards.close()
     manifest.timings_s["total_s"] = round(total.elapsed_s, 4)
     manifest.status = "complete"
     manifest.reason = None
@@ -345,7 +363,13 @@ def _resume_manifest(run: RunDir, scenario: Scenario) -> tuple[Manifest, RunStat
 
 
 def resume_run(
-    run_dir: Path, *, show_progress: bool | None = None, build_world: BuildWorld | None = None
+    run_dir: Path,
+    *,
+    show_progress: bool | None = None,
+    build_world: BuildWorld | None = None,
+    shards: int = 1,
+    backend: str = "local",
+    address: str | None = None,
 ) -> RunResult:
     """Continue an incomplete run from its last checkpoint (see :mod:`.checkpoint`).
 
@@ -356,6 +380,9 @@ def resume_run(
         run_dir: The run directory of an incomplete run.
         show_progress: Draw a progress bar (``None``: only on a terminal).
         build_world: As for :func:`run_scenario` (used only if no episode was saved).
+        shards: As for :func:`run_scenario` (any number: the files do not depend on it).
+        backend: As for :func:`run_scenario`.
+        address: As for :func:`run_scenario`.
 
     Raises:
         UserError: If ``run_dir`` holds no incomplete run, or its checkpoint was written
@@ -367,8 +394,46 @@ def resume_run(
     scenario = Scenario.model_validate(run.read_manifest()["scenario"])
     with threadpool_limits(limits=1, user_api="blas"):
         return _simulate(
-            scenario, run.root, None, None, show_progress, build_world, Path("runs"), resume=True
-        )
+            scenario, run.root, None, None, show_progress, build_world, Path("runs"), resume=True,
+            sharding=Sharding(shards, backend, address),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sharding:
+    """How a run's episodes are simulated: in this process, or split by users.
+
+    Attributes:
+        shards: Worker processes per episode (1: none, this process simulates).
+        backend: ``"local"`` or ``"ray"`` (:mod:`experiments.runner.shards`).
+        address: Ray cluster address.
+    """
+
+    shards: int = 1
+    backend: str = "local"
+    address: str | None = None
+
+    def start(self) -> Any:
+        """The episode runner of a sharded run, or ``None`` for one process.
+
+        Raises:
+            UserError: On a bad combination (checked before anything runs).
+        """
+        if self.shards < 1:
+            raise UserError(f"--shards: {self.shards}: must be at least 1")
+        if self.shards == 1:
+            if self.address is not None or self.backend != "local":
+                raise UserError("--backend / --address: only with --shards 2 or more")
+            return None
+        from experiments.runner.shards import EpisodeShards
+
+        return EpisodeShards(self.shards, self.backend, self.address)
+
+    def record(self) -> dict[str, Any]:
+        """What the manifest's episode entry says about sharding (nothing when unsharded)."""
+        if self.shards == 1:
+            return {}
+        return {"shards": self.shards, "backend": self.backend}
 
 
 def _attach_ground_truth(policy: Any, world: Any, scenario: Scenario) -> None:

@@ -90,7 +90,7 @@ CLICK_ERRORS = {
     "missing argument": (["run"], r"SCENARIO: missing argument \(see: onefeed run --help\)"),
     "unknown option": (
         ["run", "quickstart", "--sed", "1"],
-        r"--sed: no such option; did you mean --seed\? \(see: onefeed run --help\)",
+        r"--sed: no such option; did you mean --seed, --shards\? \(see: onefeed run --help\)",
     ),
     "unknown command": (
         ["rn"],

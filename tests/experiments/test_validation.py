@@ -231,42 +231,37 @@ def _holds(result: StudyResult, text: str) -> None:
     assert test.holds and test.p_value < 0.05 and test.mean > 0, result.to_markdown()
 
 
-@pytest.mark.slow
-def test_chaney_retrained_mf_homogenises_more_than_the_oracle(study):
-    _holds(study("chaney"), "mf retrained > oracle")
+#: Every tested claim of the three studies (a substring of the claim's wording).
+CLAIMS: dict[str, tuple[str, ...]] = {
+    "chaney": ("mf retrained > oracle", "mf retrained > mf-trained-once"),
+    "jiang": ("final interest entropy", "final endogenous drift"),
+    "mansoury": tuple(
+        f"slope of {metric}: {learner} > random"
+        for metric in ("rec_popularity_rel", "impression_gini_cumulative")
+        for learner in ("popularity", "mf", "bpr")
+    ),
+}
+#: Claims that do not reproduce (5 seeds, docs/validation.md), with the evidence: they
+#: are strict xfails, so a change that makes one hold is noticed. Empty because no claim
+#: has yet been *measured* not to reproduce under world model v2 and the current
+#: protocols (chaney-v1, Mansoury with 3,000 items and BPR): the 5-seed v2 runs have not
+#: been made (docs/validation.md, "World model v2: what has been measured"). The two
+#: claims that failed under v1 and the old protocols (chaney "mf retrained >
+#: mf-trained-once", mansoury "mf > random") are asserted here as claimed; if they fail
+#: on v2 too, add them with the measured evidence instead of weakening the assertion.
+NOT_REPRODUCED: dict[tuple[str, str], str] = {}
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="not reproduced: the mf fitted once on the start-up episode and frozen "
-    "concentrates exposure on a fixed set of items and homogenises more than the "
-    "retrained mf (docs/validation.md)",
-)
-def test_chaney_retrained_mf_homogenises_more_than_trained_once(study):
-    _holds(study("chaney"), "mf retrained > mf-trained-once")
+def _cases():
+    for name, claims in CLAIMS.items():
+        for claim in claims:
+            reason = NOT_REPRODUCED.get((name, claim))
+            marks = [pytest.mark.slow]
+            if reason:
+                marks.append(pytest.mark.xfail(strict=True, raises=AssertionError, reason=reason))
+            yield pytest.param(name, claim, marks=marks, id=f"{name}: {claim}")
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("claim", ["final interest entropy", "final endogenous drift"])
-def test_jiang_exploitation_degenerates_interests(study, claim):
-    _holds(study("jiang"), claim)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("metric", ["rec_popularity_rel", "impression_gini_cumulative"])
-def test_mansoury_popularity_recommender_amplifies_popularity_bias(study, metric):
-    _holds(study("mansoury"), f"slope of {metric}: popularity > random")
-
-
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="not reproduced: in this 400-item world with one-time consumption mf serves "
-    "ever less popular items as users exhaust the popular head (docs/validation.md)",
-)
-@pytest.mark.parametrize("metric", ["rec_popularity_rel", "impression_gini_cumulative"])
-def test_mansoury_mf_amplifies_popularity_bias(study, metric):
-    _holds(study("mansoury"), f"slope of {metric}: mf > random")
+@pytest.mark.parametrize(("name", "claim"), list(_cases()))
+def test_validation_claim(study, name, claim):
+    _holds(study(name), claim)

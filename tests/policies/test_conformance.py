@@ -61,6 +61,54 @@ class Unseeded(Policy):
         return FeedResponse(slates=slates)
 
 
+class BatchRandom(Policy):
+    """Draws its slates from the policy stream: deterministic, but batch-dependent."""
+
+    name = "batch-random"
+
+    def recommend(self, batch):
+        pool = np.flatnonzero(self.context.catalog.available)
+        slates = np.zeros((len(batch), batch.slate_size), dtype=np.int64)
+        for row in range(len(batch)):
+            slates[row] = self.context.rng.choice(pool, batch.slate_size, replace=False)
+        return FeedResponse(slates=slates)
+
+
+class Forgetful(Policy):
+    """Learns from what it served but does not merge its replicas' records."""
+
+    name = "forgetful"
+
+    def bind(self, context):
+        super().bind(context)
+        self.served = 0
+
+    def recommend(self, batch):
+        self.served += len(batch)
+        pool = np.flatnonzero(self.context.catalog.available)
+        start = self.learnt if hasattr(self, "learnt") else 0
+        picks = (start + np.arange(batch.slate_size)) % pool.size
+        return FeedResponse(slates=np.tile(pool[picks], (len(batch), 1)))
+
+    def update(self, events):
+        self.learnt = self.served
+
+
+class Unpicklable(Policy):
+    """Holds a lambda: copies fine, but cannot travel to a shard's worker."""
+
+    name = "unpicklable"
+
+    def bind(self, context):
+        super().bind(context)
+        self.scorer = lambda items: -items
+
+    def recommend(self, batch):
+        pool = np.flatnonzero(self.context.catalog.available)
+        picks = pool[np.argsort(self.scorer(pool), kind="stable")[: batch.slate_size]]
+        return FeedResponse(slates=np.tile(picks, (len(batch), 1)))
+
+
 class Mutating(Policy):
     name = "mutating"
 
@@ -77,6 +125,9 @@ class Mutating(Policy):
         (lambda w: Peeking(w), "no access to ground truth"),
         (lambda w: Unseeded(), "deterministic under a seed"),
         (lambda w: Mutating(), "inputs not mutated"),
+        (lambda w: BatchRandom(), "batch-independent serving"),
+        (lambda w: Forgetful(), "replicas merge their serving state"),
+        (lambda w: Unpicklable(), "picklable"),
     ],
 )
 def test_broken_policies_are_caught_by_name(make, check):

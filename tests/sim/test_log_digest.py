@@ -21,10 +21,15 @@ from .helpers import make_world, small_config
 #: added provenance names to the ``origin`` column's dictionary (sid_beam, content,
 #: popular; code 2 renamed query_expansion), with every row's values unchanged
 #: (tests/sim/test_world_versions.py checks the values of a v1 world against the commit
-#: before world model v2). v2: when world model v2 became the default.
+#: before world model v2). v2: when world model v2 became the default. Both re-pinned
+#: (were v1 "09ab0bf45a1fe47f", "41b20a4746242c84"; v2 "a38c9d4a5d17f24e",
+#: "12dee007bfd2579d") when issue 13 made the log independent of batch composition, for
+#: runs split by users: behaviour draws per (user, request) counter streams
+#: (sim.crn.UserDraws) instead of sequential generators, session and query ids per user,
+#: batch windows on a fixed grid served in user order, a fresh clock per episode.
 PINNED = {
-    1: ["09ab0bf45a1fe47f", "41b20a4746242c84"],
-    2: ["a38c9d4a5d17f24e", "12dee007bfd2579d"],
+    1: ["5fc1f11e32572f29", "7f3b9b2b9653fc28"],
+    2: ["69f0b3ffcd4141e8", "2bc63879ee8b16de"],
 }
 
 

@@ -1,11 +1,16 @@
 """The batcher's wake-up queue reproduces a simpy process per user, event for event.
 
 ``ProcessBatcher`` below is the straightforward reference: one simpy process per user
-yields one simpy event per request, and a flush timer serves the queues. The world's
-:class:`sim.serving.Batcher` must produce exactly the same log.
+yields one simpy event per request; a request arriving at ``a`` is served at the end of
+its window on the fixed grid, ``(floor(a / w) + 1) w`` (with ``w = 0``: at ``a``, after
+every request already due then), kind by kind, sorted by user, in calls of at most
+``max_batch_size``. The world's :class:`sim.serving.Batcher` must produce exactly the
+same log.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -14,7 +19,6 @@ import simpy
 from simpy.events import NORMAL
 
 from sim.emitter import END
-from sim.population import SECONDS_PER_DAY
 from sim.serving import OPEN
 
 from .helpers import make_world, small_config
@@ -26,45 +30,47 @@ class ProcessBatcher:
     def __init__(self, env, responder, window_s, max_batch_size):
         self.env, self.window_s, self.cap = env, window_s, max_batch_size
         self.handlers = {OPEN: responder.open, 0: responder.feed, 1: responder.search}
-        self.queues = {k: ([], [], []) for k in (OPEN, 0, 1)}
-        self.flush_scheduled = False
+        self.pending = {}  # serve time -> [(user, kind, request time, event)]
         self.clock = responder.pop.clock_s
+
+    def serve_time(self, arrival_s):
+        if self.window_s <= 0:
+            return arrival_s
+        return (math.floor(arrival_s / self.window_s) + 1) * self.window_s
 
     def request(self, kind, user):
         event = simpy.Event(self.env)
-        users, times, events = self.queues[kind]
-        users.append(user)
-        times.append(self.clock[user])
-        events.append(event)
-        if len(users) >= self.cap:
-            self.serve(kind)
-        elif not self.flush_scheduled:
-            self.flush_scheduled = True
-            self.env.timeout(self.window_s).callbacks.append(self.flush)
+        at = self.serve_time(self.env.now)
+        if at not in self.pending:  # the first request of a window sets its timer
+            self.pending[at] = []
+            self.env.timeout(at - self.env.now).callbacks.append(lambda _e: self.flush(at))
+        self.pending[at].append((user, kind, self.clock[user], event))
         return event
 
-    def flush(self, _event):
-        self.flush_scheduled = False
+    def flush(self, at):
+        rows = self.pending.pop(at)
         for kind in (OPEN, 0, 1):
-            if self.queues[kind][0]:
-                self.serve(kind)
+            mine = sorted((r for r in rows if r[1] == kind), key=lambda r: r[0])
+            for start in range(0, len(mine), self.cap):
+                self.serve(kind, mine[start : start + self.cap])
 
-    def serve(self, kind):
-        users, times, events = self.queues[kind]
-        self.queues[kind] = ([], [], [])
+    def serve(self, kind, rows):
+        users = np.array([r[0] for r in rows])
         now = self.env.now
-        action, resume = self.handlers[kind](np.array(users), np.array(times), now)
-        self.clock[np.array(users)] = resume
-        for event, value, r in zip(events, action.tolist(), resume.tolist(), strict=True):
+        action, resume = self.handlers[kind](users, np.array([r[2] for r in rows]), now)
+        self.clock[users] = resume
+        for (_, _, _, event), value, r in zip(rows, action.tolist(), resume.tolist(), strict=True):
             event._ok, event._value = True, value
             self.env.schedule(event, NORMAL, max(r - now, 0.0))
 
 
-def _reference_episode(world, ref, episode):
+def _reference_episode(world, cfg, episode):
     """``World.run_episode`` with a process per user (no drops, no drift)."""
-    env, pop = world.env, world.population
-    length_s = world.config.episode_length_days * SECONDS_PER_DAY
-    end_s = (episode + 1) * length_s
+    start_s, end_s = world.episode_bounds(episode)
+    env, pop = simpy.Environment(initial_time=start_s), world.population
+    ref = ProcessBatcher(
+        env, world.responder, cfg.serving.batch_window_s, cfg.serving.max_batch_size
+    )
     world.responder.episode = episode
 
     def user(u, t):
@@ -102,10 +108,7 @@ def test_wakeup_queue_matches_a_process_per_user(serving):
     world = make_world(cfg, seed=4)
     got = [world.run_episode(e).events.to_pandas() for e in range(2)]
     ref_world = make_world(cfg, seed=4)
-    ref = ProcessBatcher(
-        ref_world.env, ref_world.responder, cfg.serving.batch_window_s, cfg.serving.max_batch_size
-    )
-    want = [_reference_episode(ref_world, ref, e).to_pandas() for e in range(2)]
+    want = [_reference_episode(ref_world, cfg, e).to_pandas() for e in range(2)]
     for g, w in zip(got, want, strict=True):
         assert len(g) > 100
         pd.testing.assert_frame_equal(g, w)
