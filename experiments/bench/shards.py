@@ -21,6 +21,7 @@ import io
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -158,6 +159,7 @@ def main() -> None:
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
+    shutil.rmtree(tmp)  # the two run directories (tens of MB)
     one, sharded = rows
     same = one["events_digests"] == sharded["events_digests"]
     print(
