@@ -147,6 +147,24 @@ class ServedLists:
     queries: list[list[str]]
     histories: list[BehaviourSequence]
 
+    @classmethod
+    def empty(
+        cls,
+        n_users: int,
+        length: int,
+        queries: list[list[str]],
+        histories: list[BehaviourSequence],
+    ) -> ServedLists:
+        """Lists of shape ``(n_users, length)`` to fill (uninitialised arrays)."""
+        shape = (n_users, length)
+        return cls(
+            np.empty(shape, dtype=np.int64),
+            np.empty(shape, dtype=np.int8),
+            np.empty(shape, dtype=np.int64),
+            queries,
+            histories,
+        )
+
 
 def feedback_log(
     events: pd.DataFrame,

@@ -210,13 +210,7 @@ class OneFeedPolicy(Policy):
         popular = self._popular()
         length = min(self.options.list_len, popular.shape[0])
         n_users = self.context.n_users
-        out = ServedLists(
-            np.empty((n_users, length), dtype=np.int64),
-            np.empty((n_users, length), dtype=np.int8),
-            np.empty((n_users, length), dtype=np.int64),
-            queries,
-            histories,
-        )
+        out = ServedLists.empty(n_users, length, queries, histories)
         for chunk in user_chunks(n_users):
             self._finalise_chunk(out, chunk, items[chunk], origin[chunk], query_of[chunk], popular)
         return out
@@ -489,13 +483,7 @@ class OneFeedPolicy(Policy):
         )
         popular = self._popular()
         length = min(opts.list_len, popular.shape[0])
-        served = ServedLists(
-            np.empty((n_users, length), dtype=np.int64),
-            np.empty((n_users, length), dtype=np.int8),
-            np.empty((n_users, length), dtype=np.int64),
-            queries,
-            histories,
-        )
+        served = ServedLists.empty(n_users, length, queries, histories)
         self._served_features = np.empty((n_users, length, len(FEATURES)), dtype=np.float32)
         from_content = np.empty((n_users, length), dtype=bool)
         popularity, quality = self._item_prior_parts()
