@@ -24,6 +24,23 @@ from experiments.validation import STUDIES
 from experiments.validation.common import write_result
 
 
+def parse_variants(specs: list[str]) -> dict[str, list[str]]:
+    """``["mansoury=v1,appeal-normal"]`` -> ``{"mansoury": ["v1", "appeal-normal"]}``.
+
+    Raises:
+        UserError: If a spec is not ``STUDY=V1[,V2...]`` or names an unknown study.
+    """
+    out: dict[str, list[str]] = {}
+    for spec in specs:
+        study, sep, names = spec.partition("=")
+        if not sep or not names or study not in STUDIES:
+            raise UserError(
+                f"{spec!r} is not STUDY=V1[,V2...] with STUDY one of {', '.join(STUDIES)}"
+            )
+        out[study] = [n for n in names.split(",") if n]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the studies named on the command line; returns the exit code."""
     parser = argparse.ArgumentParser(prog="python -m experiments.validation")
@@ -34,6 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", default="0-4", help="a range '0-4' or a list '0,2,5'")
     parser.add_argument("--out", type=Path, default=Path("runs/validation"))
     parser.add_argument("--episodes", type=int, default=None, help="override the horizon")
+    parser.add_argument(
+        "--variants",
+        action="append",
+        default=[],
+        metavar="STUDY=V1,V2",
+        help="sensitivity: run only these variants of STUDY (repeatable); default: all",
+    )
     args = parser.parse_args(argv)
     try:
         seeds = parse_seeds(args.seeds)
@@ -58,7 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.study == "sensitivity":
         from experiments.validation.sensitivity import run_sensitivity
 
-        results = run_sensitivity(seeds, args.out)
+        try:
+            variants = parse_variants(args.variants)
+            results = run_sensitivity(seeds, args.out, variants=variants)
+        except (UserError, KeyError) as exc:
+            print(f"--variants: {exc.args[0]}", file=sys.stderr)
+            return 2
         print((args.out / "sensitivity.md").read_text(encoding="utf-8"))
         return 0 if all(r.holds for by in results.values() for r in by.values()) else 1
     names = list(STUDIES) if args.study == "all" else [args.study]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
@@ -28,6 +28,7 @@ def run_sensitivity(
     out_dir: Path,
     studies: Sequence[str] = tuple(STUDIES),
     log: Callable[..., None] = print,
+    variants: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, dict[str, StudyResult]]:
     """Run every study in ``v2`` and in each of its relevant variants; write the table.
 
@@ -37,16 +38,32 @@ def run_sensitivity(
             ``out_dir/sensitivity.{md,json}``.
         studies: Study names (keys of :data:`~experiments.validation.STUDIES`).
         log: Progress printer.
+        variants: Per study, the variants to run instead of the study's ``SENSITIVITY``
+            (``v2`` always runs); a study not named keeps its own list.
+
+    Raises:
+        KeyError: If ``variants`` names a variant that the study does not list in its
+            ``SENSITIVITY`` (the message lists those it does).
 
     Returns:
         ``{study: {variant: result}}``.
     """
+    plan: dict[str, tuple[str, ...]] = {}
+    for name in studies:  # check every study's variants before running any
+        own = importlib.import_module(STUDIES[name]).SENSITIVITY
+        plan[name] = tuple((variants or {}).get(name, own))
+        unknown = [v for v in plan[name] if v not in own]
+        if unknown:
+            raise KeyError(
+                f"{name}: unknown sensitivity variant(s) {', '.join(unknown)}; "
+                f"known: {', '.join(own)}"
+            )
     results: dict[str, dict[str, StudyResult]] = {}
     start = time.perf_counter()
-    for name in studies:
+    for name, chosen in plan.items():
         module = importlib.import_module(STUDIES[name])
         results[name] = {}
-        for variant in ("v2", *module.SENSITIVITY):
+        for variant in ("v2", *chosen):
             # v2 runs are those of the main study (same directory, reused when finished).
             where = out_dir / name if variant == "v2" else out_dir / name / variant
             results[name][variant] = module.run(seeds, where, variant=variant)
@@ -58,15 +75,26 @@ def run_sensitivity(
     }
     data["runtime_s"] = time.perf_counter() - start  # type: ignore[assignment]
     atomic_write_text(out_dir / "sensitivity.json", json.dumps(data, indent=2) + "\n")
-    atomic_write_text(out_dir / "sensitivity.md", sensitivity_markdown(results, len(seeds)))
+    not_run = {
+        name: [v for v in importlib.import_module(STUDIES[name]).SENSITIVITY if v not in chosen]
+        for name, chosen in plan.items()
+    }
+    atomic_write_text(
+        out_dir / "sensitivity.md", sensitivity_markdown(results, len(seeds), not_run)
+    )
     return results
 
 
-def sensitivity_markdown(results: dict[str, dict[str, StudyResult]], n_seeds: int) -> str:
+def sensitivity_markdown(
+    results: dict[str, dict[str, StudyResult]],
+    n_seeds: int,
+    not_run: Mapping[str, Sequence[str]] | None = None,
+) -> str:
     """One table per study: a row per tested claim, a column per variant.
 
     A cell is ``mean (p = ...)`` with a check mark when the claim holds (one-sided
-    paired t-test over ``n_seeds`` seeds, p < 0.05, claimed sign).
+    paired t-test over ``n_seeds`` seeds, p < 0.05, claimed sign). ``not_run`` lists,
+    per study, the variants of its ``SENSITIVITY`` left out of this table.
     """
     lines = [f"# Sensitivity of the validation claims to world model v2 ({n_seeds} seeds)", ""]
     for study, by_variant in results.items():
@@ -81,5 +109,8 @@ def sensitivity_markdown(results: dict[str, dict[str, StudyResult]], n_seeds: in
                 mark = "✓" if t.holds else "✗"
                 cells.append(f"{mark} {t.mean:.3g} (p = {t.p_value:.2g})")
             lines.append(f"| {claim} | " + " | ".join(cells) + " |")
+        skipped = (not_run or {}).get(study)
+        if skipped:
+            lines += ["", f"Variants not run: {', '.join(skipped)}."]
         lines.append("")
     return "\n".join(lines)
