@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from policies.base import Policy, PolicyContext
+from policies.log_view import is_kind
 from policies.registry import register_policy
 from sim.crn import hash_rows, uniform_slots
 from sim.events import Provenance
@@ -169,12 +170,17 @@ class PopularityPolicy(Policy):
         return [list(top) for _ in range(len(batch))]
 
     def update(self, events: pd.DataFrame) -> None:  # noqa: D102
-        event = events["event"].astype(str)
-        clicked = events.loc[event.isin(["click", "search_click"]), "item_id"].to_numpy()
+        # Masks from the event column's category codes and plain numpy columns: no
+        # per-row Python strings, no filtered copies of the whole frame.
+        event = events["event"]
+        item_id = events["item_id"].to_numpy()
+        clicked = item_id[is_kind(event, "click", "search_click")]
         counts = np.bincount(clicked[clicked >= 0], minlength=self.context.catalog.n_items)
         self._click_window.append(counts.astype(np.float64))
-        successful = events.loc[event == "search_click", "query_id"].unique()
-        queries = events.loc[(event == "query") & events["query_id"].isin(successful), "query"]
+        query_id = events["query_id"].to_numpy()
+        successful = np.unique(query_id[is_kind(event, "search_click")])
+        rows = is_kind(event, "query") & np.isin(query_id, successful)
+        queries = events["query"][rows]
         self._query_window.append(Counter(queries.dropna().tolist()))
         total: Counter[str] = Counter()
         for window in self._query_window:

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from policies.log_view import is_kind
+
 __all__ = ["InteractionHistory", "positive_interactions"]
 
 #: Events that count as a positive interaction with an item.
@@ -21,7 +23,7 @@ def positive_interactions(events: pd.DataFrame) -> pd.DataFrame:
     Returns:
         DataFrame with columns ``user_id``, ``item_id``, ``time_s``, ``dwell_s``.
     """
-    mask = events["event"].astype(str).isin(POSITIVE_EVENTS) & (events["item_id"] >= 0)
+    mask = is_kind(events["event"], *POSITIVE_EVENTS) & (events["item_id"].to_numpy() >= 0)
     return events.loc[mask, ["user_id", "item_id", "time_s", "dwell_s"]]
 
 

@@ -7,12 +7,19 @@ episode's rows are taken out as a ``pyarrow.Table`` following ``EVENT_SCHEMA``.
 
 from __future__ import annotations
 
+import functools
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from sim.events import EVENT_SCHEMA, EventType, Provenance, event_names
 
-__all__ = ["EventLog", "origin_names"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["EventLog", "episode_frame", "log_pool", "origin_names"]
 
 _COLUMNS: dict[str, type] = {
     "time_s": np.float64,
@@ -42,6 +49,54 @@ def origin_names() -> list[str]:
 
 
 _FIRST_CHUNK_ROWS = 1 << 14
+
+
+@functools.cache
+def log_pool() -> pa.MemoryPool:
+    """The Arrow memory pool of episode logs: their chunks, tables and pandas copies.
+
+    jemalloc, set to hand freed pages back to the system at once (decay 0), when this
+    pyarrow has it; else Arrow's default pool. An episode's log, its table and the
+    pandas frame made from it (:func:`episode_frame`) then live in one allocator
+    that returns what they free: with chunks from numpy's allocator (the C heap) and
+    the frame in Arrow's default pool, each held on to memory the other could not
+    reuse, and the resident memory grew episode after episode (measured at 100,000
+    users: peaks of 3.6 GB, then 3.8 GB, for logs of 0.75 GB).
+    """
+    try:
+        pool = pa.jemalloc_memory_pool()
+    except NotImplementedError:  # pyarrow built without jemalloc
+        return pa.default_memory_pool()
+    pa.jemalloc_set_decay_ms(0)
+    return pool
+
+
+def _pool_empty(rows: int, dtype: type) -> np.ndarray:
+    """An uninitialised, writable shape ``(rows,)`` array in :func:`log_pool`."""
+    dt = np.dtype(dtype)
+    return np.frombuffer(pa.allocate_buffer(rows * dt.itemsize, memory_pool=log_pool()), dt)
+
+
+def episode_frame(table: pa.Table) -> pd.DataFrame:
+    """An episode's log as the DataFrame policies learn from, *consuming* ``table``.
+
+    Each column's Arrow memory is released as soon as it is converted, so the log is
+    not held twice (``Table.to_pandas(self_destruct=True)``: the caller must hold no
+    other reference to ``table``'s columns and must not use ``table`` afterwards).
+    The frame equals ``table.to_pandas()`` (one block per column).
+
+    Args:
+        table: An episode's log (schema ``EVENT_SCHEMA``), e.g. from
+            :meth:`EventLog.take_table`.
+
+    Returns:
+        The DataFrame, columns of ``EVENT_SCHEMA``.
+    """
+    return table.to_pandas(
+        memory_pool=log_pool(), split_blocks=True, self_destruct=True, use_threads=False
+    )
+
+
 _MAX_CHUNK_ROWS = 1 << 20
 
 
@@ -73,7 +128,7 @@ class EventLog:
 
     @staticmethod
     def _new_chunk(rows: int) -> dict[str, np.ndarray]:
-        return {c: np.empty(rows, dtype=t) for c, t in _COLUMNS.items()}
+        return {c: _pool_empty(rows, t) for c, t in _COLUMNS.items()}
 
     def add_texts(self, texts: list[str]) -> np.ndarray:
         """Store strings; return their indices (shape ``(len(texts),)`` int64)."""
@@ -155,7 +210,8 @@ class EventLog:
         """
         chunks = [*self._chunks, (self._buf, self._filled)]
         chunks = [(b, k) for b, k in chunks if k] or [(self._buf, 0)]
-        texts = pa.array(self._texts, type=pa.string())
+        pool = log_pool()
+        texts = pa.array(self._texts, type=pa.string(), memory_pool=pool)
         events = pa.array(event_names(), type=pa.string())
         origins = pa.array(origin_names(), type=pa.string())
         batches = []
@@ -163,7 +219,7 @@ class EventLog:
             cols = {name: b[:k] for name, b in buf.items()}
             text_idx = cols["text"]
             arrays = [
-                pa.array(np.full(k, episode, dtype=np.int32)),
+                pa.repeat(pa.scalar(episode, pa.int32()), k, memory_pool=pool),
                 pa.array(cols["time_s"]),
                 pa.array(cols["user_id"]),
                 pa.array(cols["session_id"]),
@@ -172,7 +228,11 @@ class EventLog:
                 pa.array(cols["position"]),
                 pa.array(cols["dwell_s"], from_pandas=False),
                 pa.array(cols["query_id"]),
-                texts.take(pa.array(text_idx, mask=text_idx < 0, type=pa.int64())),
+                pc.take(
+                    texts,
+                    pa.array(text_idx, mask=text_idx < 0, type=pa.int64(), memory_pool=pool),
+                    memory_pool=pool,
+                ),
                 pa.DictionaryArray.from_arrays(pa.array(cols["origin"]), origins),
             ]
             batches.append(pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA))

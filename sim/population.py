@@ -15,6 +15,7 @@ __all__ = ["ConsumedPairs", "Population"]
 
 SECONDS_PER_DAY = 86_400.0
 _KEY_SPAN = np.int64(1 << 32)  # key of a (user, item) pair: user * span + item
+_SIGNATURE_WORDS = 8  # 64-bit words of a user's signature: 2^9 buckets (hash >> 55)
 
 
 class ConsumedPairs:
@@ -28,9 +29,12 @@ class ConsumedPairs:
     run, so inserting ``n`` pairs costs ``O(n log n)`` in total (a single large array
     folded every ``merge_every`` inserts cost ``O(n^2 / merge_every)``). Membership is
     a vectorised binary search in each level, done only for the pairs that pass a
-    per-user signature (128 bits per user, one bit per item hash bucket, as a
+    per-user signature (512 bits per user, one bit per item hash bucket, as a
     one-hash Bloom filter): most queried pairs were never consumed, and the
-    signature rules them out with a few array operations. Storage grows with the
+    signature rules them out with a few array operations. With 128 bits a user's
+    signature filled up within days (a week's ~100 consumed items set over half of
+    them), so most queries fell through to the binary searches and the cost per
+    slate grew with the days simulated. Storage grows with the
     number of distinct consumed pairs and users, never with users × items.
 
     Args:
@@ -42,7 +46,8 @@ class ConsumedPairs:
         self.levels: list[np.ndarray] = [np.zeros(0, dtype=np.int64)]
         self.merge_every = int(merge_every)
         self.fanout = int(fanout)
-        self._signature = np.zeros((0, 2), dtype=np.uint64)  # per user: 128 bucket bits
+        # Per user: _SIGNATURE_WORDS * 64 bucket bits.
+        self._signature = np.zeros((0, _SIGNATURE_WORDS), dtype=np.uint64)
 
     def __len__(self) -> int:
         return int(np.unique(np.concatenate(self.levels)).shape[0])
@@ -57,7 +62,7 @@ class ConsumedPairs:
         if top > self._signature.shape[0]:
             grow = max(top, 2 * self._signature.shape[0]) - self._signature.shape[0]
             self._signature = np.concatenate(
-                [self._signature, np.zeros((grow, 2), dtype=np.uint64)]
+                [self._signature, np.zeros((grow, _SIGNATURE_WORDS), dtype=np.uint64)]
             )
         word, bit = _bucket(np.asarray(items, np.int64).ravel())
         np.bitwise_or.at(self._signature, (users, word), np.left_shift(np.uint64(1), bit))
@@ -94,9 +99,9 @@ class ConsumedPairs:
 
 
 def _bucket(items: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Signature word (0 or 1) and bit (0..63) of each item: a multiplicative hash."""
+    """Signature word (0 .. 7) and bit (0 .. 63) of each item: a multiplicative hash."""
     with np.errstate(over="ignore"):
-        h = (items.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(57)
+        h = (items.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)) >> np.uint64(55)
     return (h >> np.uint64(6)).astype(np.int64), h & np.uint64(63)
 
 

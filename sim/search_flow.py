@@ -238,10 +238,19 @@ class SearchFlowMixin:
                user_id=users[rows], session_id=sess[rows], position=slot,
                text=text_idx)  # fmt: skip
         # Match of each suggestion: mean interest in its words' topics.
-        word_topics = [self._word_topics(q) for q in flat]
-        n_words = np.array([max(len(w), 1) for w in word_topics], dtype=np.float64)
-        wq = np.repeat(np.arange(len(flat)), [len(w) for w in word_topics])
-        wt = np.array([t for w in word_topics for t in w], dtype=np.int64)
+        # Word topics once per distinct text (a policy shows the same few to many users).
+        codes_of: dict[str, int] = {}
+        code = np.fromiter(
+            (codes_of.setdefault(q, len(codes_of)) for q in flat), np.int64, len(flat)
+        )
+        distinct = [self._word_topics(q) for q in codes_of]
+        lens_d = np.array([len(w) for w in distinct], dtype=np.int64)
+        topics_d = np.array([t for w in distinct for t in w], dtype=np.int64)
+        lens = lens_d[code]
+        n_words = np.maximum(lens, 1).astype(np.float64)
+        wq = np.repeat(np.arange(len(flat)), lens)
+        within = np.arange(wq.shape[0]) - np.repeat(np.cumsum(lens) - lens, lens)
+        wt = topics_d[np.repeat((np.cumsum(lens_d) - lens_d)[code], lens) + within]
         interest = np.where(wt >= 0, pop.interests[users[rows[wq]], np.maximum(wt, 0)], 0.0)
         match = np.bincount(wq, weights=interest, minlength=len(flat)) / n_words
         # The intent a click would create: the query's word topic the user likes most

@@ -1,7 +1,8 @@
 """Throughput of the simulated world with the ``popularity`` policy.
 
 Prints simulated sessions/s, slates served/s, logged events/s and peak memory (max
-RSS) for each population size, each size in its own process so max RSS is its own.
+RSS) for each population size, each size in its own process so max RSS is its own;
+each finished episode prints a progress line (slates, CPU s, peak RSS so far) to stderr.
 
     python -m experiments.bench.throughput                 # 10,000 and 100,000 users, 7 days
     python -m experiments.bench.throughput --users 10000 --days 2
@@ -27,10 +28,16 @@ import sys
 import time
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak resident memory so far, MiB (``ru_maxrss`` is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_one(n_users: int, days: int, seed: int, window_s: float | None = None) -> dict:
     import policies.baselines  # noqa: F401
     from policies.registry import make_policy
     from sim.config import WorldConfig
+    from sim.log import episode_frame
     from sim.world import build_world
 
     data: dict = {"users": {"n_users": n_users}}
@@ -51,11 +58,18 @@ def run_one(n_users: int, days: int, seed: int, window_s: float | None = None) -
         sessions += result.n_sessions
         slates += result.n_slates
         events += result.n_events
+        table = result.events
+        del result  # the frame below consumes the table: no other reference may remain
         t = time.perf_counter()
-        world.policy.update(result.events.to_pandas())
+        world.policy.update(episode_frame(table))
         update_s += time.perf_counter() - t
-        del result
-    maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        del table
+        print(
+            f"{n_users} users: episode {episode} done, {slates} slates, "
+            f"cpu {cpu_s:.1f} s, peak RSS {_peak_rss_mb():.0f} MB",
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
+    maxrss_mb = _peak_rss_mb()
     return {
         "users": n_users, "days": days, "window_s": window_s, "build_s": build_s,
         "simulate_s": sim_s, "cpu_s": cpu_s,
@@ -94,7 +108,7 @@ def main() -> None:
                str(n), "--days", str(args.days), "--seed", str(args.seed)]  # fmt: skip
         if window is not None:
             cmd += ["--batch-window-s", str(window)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True, cwd=cwd).stdout
+        out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, cwd=cwd).stdout
         r = json.loads(out.strip().splitlines()[-1])
         print(
             f"{label:>8} {r['users']:>8} {r.get('window_s', float('nan')):>8.0f} {r['days']:>4} "

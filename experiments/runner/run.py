@@ -49,6 +49,7 @@ from experiments.runner.run_dir import Manifest, RunDir, Stopwatch, default_run_
 from experiments.scenario import Scenario
 from experiments.scenario.interventions import InterventionSchedule
 from policies import make_policy
+from sim.log import episode_frame
 
 __all__ = ["TRUTH_FIELDS", "RunResult", "resume_run", "run_scenario", "truth_arrays"]
 
@@ -217,7 +218,17 @@ def _simulate(
                         world, run.root if scenario.output.truth_snapshots else None
                     )
                     run.write_events(episode, result.events)
-                    events = result.events.to_pandas()
+                    counts = {
+                        "n_sessions": int(result.n_sessions),
+                        "n_slates": int(result.n_slates),
+                        "n_events": int(result.n_events),
+                    }
+                    # The frame consumes the table: drop every other reference first,
+                    # so the log is never held twice.
+                    events_table = result.events
+                    del result
+                    events = episode_frame(events_table)
+                    del events_table
                     context = tracker.context(
                         episode, truth, int(np.asarray(world.catalog_view().available).sum())
                     )
@@ -233,9 +244,7 @@ def _simulate(
                         "episode": episode,
                         "policy": warmup.policy.name if in_warmup else state.policy_name,
                         "phase": "warmup" if in_warmup else "measured",
-                        "n_sessions": int(result.n_sessions),
-                        "n_slates": int(result.n_slates),
-                        "n_events": int(result.n_events),
+                        **counts,
                         "n_users": context.n_users,
                         "n_items_available": context.n_items_available,
                         "simulate_s": round(sim_sw.elapsed_s, 4),
@@ -257,7 +266,7 @@ def _simulate(
                 if in_warmup:
                     state.warmup_logs.append(events)
                 manifest.episodes[-1]["update_s"] = round(update_sw.elapsed_s, 4)
-                del events, result
+                del events
                 stage = f"the checkpoint after episode {episode}"
                 state.next_episode = episode + 1
                 with Stopwatch() as ckpt_sw:

@@ -99,6 +99,7 @@ def test_sampling_follows_the_cumulative_distribution_exactly():
     assert sample_choice(p, u).tolist() == [0, 0, 1, -1, 1]
 
 
+@settings(deadline=None)  # timing on a loaded shared machine is not what is tested
 @given(st.integers(1, 30), st.floats(0, 3))
 def test_position_bias_starts_at_one_and_never_increases(slate_size, exponent):
     rho = examination_probabilities(slate_size, exponent)
