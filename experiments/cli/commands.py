@@ -26,6 +26,7 @@ from typing import Any
 
 import click
 
+from experiments.cli.backend_options import backend_options
 from experiments.errors import UserError
 
 __all__ = ["LAZY_COMMANDS", "add_lazy_command", "main", "usage_error_line"]
@@ -199,17 +200,10 @@ def main() -> None:
     help="Split every episode by users across this many worker processes (the files are "
     "those of a run in one process).",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where the shards run: processes of this machine, or Ray tasks (pip install -e '.[ray]').",
-)
-@click.option(
-    "--address",
-    default=None,
-    help="Ray cluster to run the shards on (host:port, or 'auto'); default: a local Ray.",
+@backend_options(
+    backend_help="Where the shards run: processes of this machine, or Ray tasks "
+    "(pip install -e '.[ray]').",
+    address_help="Ray cluster to run the shards on (host:port, or 'auto'); default: a local Ray.",
 )
 def run(
     scenario: str | None,

@@ -35,6 +35,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from experiments.atomic import atomic_write_json
+from experiments.cli.backend_options import backend_options
 from experiments.errors import UserError
 from experiments.reporting.compare_report import (
     MAIN_METRICS,
@@ -237,18 +238,10 @@ def _default_out(scenario_id: str) -> Path:
     default=None,
     help="Worker processes (default: min(#runs, cpu count)); 1 runs in this process.",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="Where the runs execute: local processes, or Ray tasks (needs the ray extra).",
-)
-@click.option(
-    "--address",
-    default=None,
-    help="With --backend ray: the Ray cluster to use (host:port of its head, or 'auto'); "
-    "default: start a local Ray on this machine.",
+@backend_options(
+    backend_help="Where the runs execute: local processes, or Ray tasks (needs the ray extra).",
+    address_help="With --backend ray: the Ray cluster to use (host:port of its head, or "
+    "'auto'); default: start a local Ray on this machine.",
 )
 @click.option(
     "--metrics",
