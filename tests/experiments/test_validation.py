@@ -276,7 +276,8 @@ _STEP_NOT_SLOPE = (
     "random 1.00) and then declines slowly ({last} at episode 20: one-time consumption "
     "depletes the popular items a user has not yet consumed), so its slope over "
     "episodes 1-20 is below random's ({slope}, p = {p}); the amplification is a step, "
-    "not the steady rise of Mansoury et al."
+    "not the steady rise of Mansoury et al. With re-consumption allowed the rise "
+    "comes back (docs/results/validation-v2/mansoury_reconsumption.py, 3 seeds)."
 )
 NOT_REPRODUCED: dict[tuple[str, str], str] = {
     ("mansoury", "slope of rec_popularity_rel: mf > random"): _STEP_NOT_SLOPE.format(
