@@ -80,14 +80,15 @@ def main(argv: list[str] | None = None) -> int:
         print((args.out / "content_gap.md").read_text(encoding="utf-8"))
         return 0
     if args.study == "sensitivity":
-        from experiments.validation.sensitivity import run_sensitivity
+        from experiments.validation.sensitivity import plan_sensitivity, run_sensitivity
 
         try:
             variants = parse_variants(args.variants)
-            results = run_sensitivity(seeds, args.out, variants=variants)
+            plan_sensitivity(list(STUDIES), variants)
         except (UserError, KeyError) as exc:
             print(f"--variants: {exc.args[0]}", file=sys.stderr)
             return 2
+        results = run_sensitivity(seeds, args.out, variants=variants)
         print((args.out / "sensitivity.md").read_text(encoding="utf-8"))
         return 0 if all(r.holds for by in results.values() for r in by.values()) else 1
     names = list(STUDIES) if args.study == "all" else [args.study]

@@ -20,7 +20,39 @@ from experiments.atomic import atomic_write_text
 from experiments.validation import STUDIES
 from experiments.validation.common import StudyResult
 
-__all__ = ["run_sensitivity", "sensitivity_markdown"]
+__all__ = ["plan_sensitivity", "run_sensitivity", "sensitivity_markdown"]
+
+
+def plan_sensitivity(
+    studies: Sequence[str], variants: Mapping[str, Sequence[str]] | None = None
+) -> tuple[dict[str, tuple[str, ...]], dict[str, list[str]]]:
+    """The variants to run per study, and those of its ``SENSITIVITY`` left out.
+
+    Args:
+        studies: Study names (keys of :data:`~experiments.validation.STUDIES`).
+        variants: Per study, the variants to run instead of the study's ``SENSITIVITY``;
+            a study not named keeps its own list.
+
+    Returns:
+        ``(plan, not_run)``: ``{study: variants to run}`` and ``{study: variants left out}``.
+
+    Raises:
+        KeyError: If ``variants`` names a variant that the study does not list in its
+            ``SENSITIVITY`` (the message lists those it does).
+    """
+    plan: dict[str, tuple[str, ...]] = {}
+    not_run: dict[str, list[str]] = {}
+    for name in studies:
+        own = importlib.import_module(STUDIES[name]).SENSITIVITY
+        plan[name] = tuple((variants or {}).get(name, own))
+        unknown = [v for v in plan[name] if v not in own]
+        if unknown:
+            raise KeyError(
+                f"{name}: unknown sensitivity variant(s) {', '.join(unknown)}; "
+                f"known: {', '.join(own)}"
+            )
+        not_run[name] = [v for v in own if v not in plan[name]]
+    return plan, not_run
 
 
 def run_sensitivity(
@@ -42,22 +74,12 @@ def run_sensitivity(
             (``v2`` always runs); a study not named keeps its own list.
 
     Raises:
-        KeyError: If ``variants`` names a variant that the study does not list in its
-            ``SENSITIVITY`` (the message lists those it does).
+        KeyError: From :func:`plan_sensitivity`, before any run starts.
 
     Returns:
         ``{study: {variant: result}}``.
     """
-    plan: dict[str, tuple[str, ...]] = {}
-    for name in studies:  # check every study's variants before running any
-        own = importlib.import_module(STUDIES[name]).SENSITIVITY
-        plan[name] = tuple((variants or {}).get(name, own))
-        unknown = [v for v in plan[name] if v not in own]
-        if unknown:
-            raise KeyError(
-                f"{name}: unknown sensitivity variant(s) {', '.join(unknown)}; "
-                f"known: {', '.join(own)}"
-            )
+    plan, not_run = plan_sensitivity(studies, variants)
     results: dict[str, dict[str, StudyResult]] = {}
     start = time.perf_counter()
     for name, chosen in plan.items():
@@ -75,10 +97,6 @@ def run_sensitivity(
     }
     data["runtime_s"] = time.perf_counter() - start  # type: ignore[assignment]
     atomic_write_text(out_dir / "sensitivity.json", json.dumps(data, indent=2) + "\n")
-    not_run = {
-        name: [v for v in importlib.import_module(STUDIES[name]).SENSITIVITY if v not in chosen]
-        for name, chosen in plan.items()
-    }
     atomic_write_text(
         out_dir / "sensitivity.md", sensitivity_markdown(results, len(seeds), not_run)
     )
