@@ -14,8 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 __all__ = [
     "V1_DEFAULTS",
+    "CalibrationTolerances",
     "CatalogConfig",
     "ChoiceConfig",
+    "DataSourceConfig",
     "DriftConfig",
     "DwellConfig",
     "FeedConfig",
@@ -571,6 +573,107 @@ class ServingConfig(_Frozen):
     )
 
 
+class CalibrationTolerances(_Frozen):
+    """Largest distance between the real and the simulated log for each statistic.
+
+    The calibration report (``onefeed calibrate``) computes each statistic on the real
+    log and on a log simulated under the neutral policy, and says whether the distance is
+    within its tolerance.
+    """
+
+    item_popularity_lorenz: float = Field(
+        0.05,
+        ge=0,
+        le=1,
+        description="Largest vertical gap between the item-popularity Lorenz curves "
+        "(share of consumption held by the least consumed share of items; a KS-type "
+        "distance, fraction).",
+    )
+    item_popularity_gini: float = Field(
+        0.03, ge=0, le=1, description="Absolute difference of the item-popularity Gini."
+    )
+    user_activity: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="KS distance of the users' activity (consumed items per user, divided "
+        "by its mean).",
+    )
+    topic_shares: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Jensen-Shannon divergence (base 2) of the topic shares of consumption.",
+    )
+    repeat_consumption_rate: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Absolute difference of the share of consumptions that repeat an item "
+        "the user consumed before.",
+    )
+    top_topic_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="KS distance of the users' share of consumption in their own "
+        "`top_topics` most consumed topics (users with at least 5 consumptions).",
+    )
+
+
+class DataSourceConfig(_Frozen):
+    """A world calibrated to a real log: real items and titles, fitted users and appeal.
+
+    The catalogue is the dataset's items (real titles, topics from genres or categories,
+    or from a factorisation of the interaction matrix); users' interests, activity and
+    the items' appeal are fitted so that the log simulated under a neutral policy
+    reproduces the real log's aggregate shape (``docs/user_model.md``, "Calibrated
+    worlds"). ``catalog.n_items`` and ``catalog.n_topics`` follow the data (and
+    ``users.n_users`` too with ``users: real``).
+    """
+
+    dataset: str = Field(
+        description="Dataset name, as for `onefeed replay`: `ml-100k`, `beauty`, or "
+        "`s3rec:NAME`; files are found in `--data-dir`, `$ONEFEED_DATA` or `../shared/data`."
+    )
+    users: Literal["real", "sampled"] = Field(
+        "real",
+        description="`real`: one simulated user per real user; `sampled`: "
+        "`users.n_users` users drawn from the fitted users (any size).",
+    )
+    topics: Literal["attributes", "factorisation"] = Field(
+        "attributes",
+        description="Where item topics come from: `attributes` (MovieLens genres, Amazon "
+        "second-level categories) or `factorisation` (a non-negative factorisation of "
+        "the item-user interaction matrix into `n_factors` topics).",
+    )
+    n_factors: int = Field(
+        20, ge=2, le=200, description="Topics of the `factorisation` (topics)."
+    )
+    horizon_days: float = Field(
+        14.0,
+        gt=0,
+        le=3650,
+        description="Simulated days over which users make, in expectation, as many "
+        "consumptions as in the real log (the session rates are scaled to it) (days).",
+    )
+    top_topics: int = Field(
+        2, ge=1, le=50, description="Topics counted by the `top_topic_share` statistic."
+    )
+    fit_seed: int = Field(
+        0, ge=0, description="Seed of the fit (its pilot simulations and samples)."
+    )
+    warm_start: bool = Field(
+        False,
+        description="Update the policy on the real training interactions (each user's "
+        "sequence without its last two items) before the first simulated episode.",
+    )
+    tolerances: CalibrationTolerances = Field(
+        default_factory=CalibrationTolerances,
+        description="Largest accepted real-versus-simulated distance per statistic.",
+    )
+
+
 class WorldConfig(_Frozen):
     """Root configuration of the simulated world.
 
@@ -606,6 +709,11 @@ class WorldConfig(_Frozen):
     serving: ServingConfig = Field(default_factory=ServingConfig, description="Serving batcher.")
     episode_length_days: float = Field(
         1.0, gt=0, le=365, description="Length of one episode (days)."
+    )
+    from_data: DataSourceConfig | None = Field(
+        None,
+        description="Calibrate the world to a real log (real catalogue, fitted users); "
+        "absent: a synthetic world.",
     )
 
     @model_validator(mode="before")
