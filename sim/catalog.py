@@ -171,10 +171,63 @@ class Catalog:
             vocab: Vocabulary from :func:`make_vocabulary`.
             rng: The ``catalog/items`` stream.
         """
+        self._start_empty(cfg, vocab)
+        created = -rng.uniform(0.0, 365.0 * 86400.0, size=cfg.n_items)
+        self.add_items(cfg.n_items, np.sort(created), rng)
+        self._used_words = np.zeros(len(vocab.words), dtype=bool)
+        self._refresh_vocabulary()
+
+    @classmethod
+    def from_items(
+        cls,
+        cfg: CatalogConfig,
+        vocab: Vocabulary,
+        topics: np.ndarray,
+        quality: np.ndarray,
+        created_s: np.ndarray,
+        titles: tuple[str, ...] | list[str],
+        title_words: np.ndarray,
+    ) -> Catalog:
+        """A catalogue of given items (a calibrated world's real items), nothing drawn.
+
+        Args:
+            cfg: Catalogue configuration (``n_topics`` and ``title_len_max`` must fit
+                the items; the rest applies to items added later).
+            vocab: The vocabulary (:func:`sim.fitted.vocabulary_from_titles`).
+            topics: Shape ``(n_items, n_topics)`` rows on the simplex.
+            quality: Shape ``(n_items,)`` appeal (utility units).
+            created_s: Shape ``(n_items,)`` creation times (seconds).
+            titles: ``n_items`` title strings.
+            title_words: Shape ``(n_items, title_len_max)`` word ids, padded with -1.
+
+        Returns:
+            The catalogue, every item available.
+        """
+        self = cls.__new__(cls)
+        self._start_empty(cfg, vocab)
+        n = len(titles)
+        topics32 = np.asarray(topics, dtype=np.float32)
+        self.version = 0
+        self.topics = topics32
+        self.topic_norm = np.linalg.norm(topics32, axis=1)
+        self.quality = np.asarray(quality, dtype=np.float32)
+        self.brand = np.full(n, -1, dtype=np.int32)
+        self.observed_clicks = np.zeros(n)
+        self._episode_clicks = np.zeros(n)
+        self.created_s = np.asarray(created_s, dtype=np.float64)
+        self.available = np.ones(n, dtype=bool)
+        self.title_words = np.asarray(title_words, dtype=np.int32)
+        self.titles = list(titles)
+        self._used_words = np.zeros(len(vocab.words), dtype=bool)
+        self._refresh_vocabulary()
+        return self
+
+    def _start_empty(self, cfg: CatalogConfig, vocab: Vocabulary) -> None:
+        """Configuration, vocabulary, word weights and empty item arrays."""
         self.cfg = cfg
         self.vocab = vocab
         self._topic_zipf = zipf_weights(cfg.words_per_topic, cfg.word_zipf_exponent)
-        self._generic_zipf = zipf_weights(cfg.generic_vocab_size, cfg.word_zipf_exponent)
+        self._generic_zipf = zipf_weights(max(vocab.n_generic, 1), cfg.word_zipf_exponent)
         self._brand_zipf = zipf_weights(max(cfg.brand_vocab_size, 1), cfg.word_zipf_exponent)
         self.topics = np.zeros((0, cfg.n_topics), dtype=np.float32)
         self.topic_norm = np.zeros(0, dtype=np.float32)
@@ -186,10 +239,6 @@ class Catalog:
         self.available = np.zeros(0, dtype=bool)
         self.title_words = np.zeros((0, cfg.title_len_max), dtype=np.int32)
         self.titles: list[str] = []
-        created = -rng.uniform(0.0, 365.0 * 86400.0, size=cfg.n_items)
-        self.add_items(cfg.n_items, np.sort(created), rng)
-        self._used_words = np.zeros(len(vocab.words), dtype=bool)
-        self._refresh_vocabulary()
 
     @property
     def n_items(self) -> int:
@@ -239,7 +288,7 @@ class Catalog:
         w = cfg.words_per_topic
         topic_word = word_topic * w + rng.choice(w, size=(n, lmax), p=self._topic_zipf)
         generic_word = self.vocab.generic_offset + rng.choice(
-            cfg.generic_vocab_size, size=(n, lmax), p=self._generic_zipf
+            self.vocab.n_generic, size=(n, lmax), p=self._generic_zipf
         )
         words = np.where(generic, generic_word, topic_word).astype(np.int32)
         words, brand = self._noisy_text(words, topic_word, generic, n, rng)

@@ -643,13 +643,13 @@ class DataSourceConfig(_Frozen):
     )
     topics: Literal["attributes", "factorisation"] = Field(
         "attributes",
-        description="Where item topics come from: `attributes` (MovieLens genres, Amazon "
-        "second-level categories) or `factorisation` (a non-negative factorisation of "
-        "the item-user interaction matrix into `n_factors` topics).",
+        description="Where item topics come from: `attributes` (MovieLens genres; Amazon "
+        "Beauty categories two levels below the root, rarer ones merged into their "
+        "parent; other S3-Rec files: their `n_factors` most frequent attributes) or "
+        "`factorisation` (a non-negative factorisation of the item-user interaction "
+        "matrix into `n_factors` topics).",
     )
-    n_factors: int = Field(
-        20, ge=2, le=200, description="Topics of the `factorisation` (topics)."
-    )
+    n_factors: int = Field(20, ge=2, le=200, description="Topics of the `factorisation` (topics).")
     horizon_days: float = Field(
         14.0,
         gt=0,

@@ -221,6 +221,26 @@ class Population:
         self.pending_query_id = np.full(n, -1, dtype=np.int64)
         self.pending_query: dict[int, str] = {}
 
+    def set_fitted(self, interests: np.ndarray, rate_per_day: np.ndarray) -> None:
+        """Replace the drawn interests and session rates by fitted ones (calibrated worlds).
+
+        Args:
+            interests: Shape ``(n_users, n_topics)`` rows on the simplex.
+            rate_per_day: Shape ``(n_users,)`` baseline session rates.
+
+        Raises:
+            ValueError: If the shapes do not match the population.
+        """
+        interests = np.asarray(interests, dtype=np.float64)
+        if interests.shape != self.interests.shape or np.shape(rate_per_day) != (self.n_users,):
+            raise ValueError(
+                f"fitted users: interests {interests.shape} and rates "
+                f"{np.shape(rate_per_day)} do not match {self.interests.shape}"
+            )
+        self.interests = interests.copy()
+        self.initial_interests = interests.copy()
+        self.rate_per_day = np.asarray(rate_per_day, dtype=np.float64).copy()
+
     def row_names(self) -> list[str]:
         """Names of the per-user arrays (first axis ``n_users``), in a fixed order."""
         n = self.n_users

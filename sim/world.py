@@ -30,6 +30,7 @@ import simpy
 from sim.catalog import Catalog, make_vocabulary
 from sim.config import WorldConfig
 from sim.crn import UserDraws, counter_uniform, stream_key
+from sim.fitted import FittedWorld, title_word_ids, vocabulary_from_titles
 from sim.log import EventLog
 from sim.population import SECONDS_PER_DAY, Population
 from sim.responder import Responder, Streams
@@ -359,27 +360,59 @@ def _delay_new_users(config: WorldConfig, seed: int, population: Population) -> 
     )
 
 
-def build_world(config: WorldConfig, seed: int, policy: Policy) -> World:
+def _fitted_catalog(config: WorldConfig, fitted: FittedWorld) -> Catalog:
+    """The catalogue of a calibrated world: its real items, titles and fitted appeal."""
+    cat = config.catalog
+    if (fitted.n_items, fitted.n_topics) != (cat.n_items, cat.n_topics):
+        raise ValueError(
+            f"the fitted world has {fitted.n_items} items on {fitted.n_topics} topics; the "
+            f"configuration says {cat.n_items} on {cat.n_topics}"
+        )
+    vocab = vocabulary_from_titles(
+        fitted.titles, fitted.item_topics, cat.words_per_topic, cat.generic_vocab_size
+    )
+    words = title_word_ids(fitted.titles, vocab, cat.title_len_max)
+    return Catalog.from_items(
+        cat, vocab, fitted.item_topics, fitted.appeal, fitted.created_s, fitted.titles, words
+    )
+
+
+def build_world(
+    config: WorldConfig, seed: int, policy: Policy, fitted: FittedWorld | None = None
+) -> World:
     """Wire a world from its configuration, a root seed and a policy.
 
     Args:
         config: Validated world configuration.
         seed: Root seed of the run.
         policy: An unbound policy; it is bound here with its own ``"policy"`` stream.
+        fitted: A calibrated world's items and users (``None``: a synthetic world, all
+            drawn from ``config``). Its items replace the drawn catalogue, and its users'
+            interests and session rates replace the drawn ones (their other attributes
+            are drawn as usual).
 
     Returns:
         The world, ready for ``run_episode(0)``.
+
+    Raises:
+        ValueError: If ``fitted`` does not match the configuration's sizes.
     """
     # 1. Named random streams: one per component, none global.
     streams = RngStreams(seed)
-    # 2. Catalogue: vocabulary, then items (exogenous: independent of the policy).
-    vocab = make_vocabulary(config.catalog, streams.get("catalog/vocabulary"))
-    catalog = Catalog(config.catalog, vocab, streams.get("catalog/items"))
+    # 2. Catalogue: vocabulary, then items (exogenous: independent of the policy), or
+    #    the fitted world's real items.
+    if fitted is None:
+        vocab = make_vocabulary(config.catalog, streams.get("catalog/vocabulary"))
+        catalog = Catalog(config.catalog, vocab, streams.get("catalog/items"))
+    else:
+        catalog = _fitted_catalog(config, fitted)
     # 3. Search engine over the available items' titles.
     index = BM25Index(catalog.titles, catalog.available)
     # 4. Users (idiosyncratic tastes: counter stream "taste"), and their first session
     #    starts (counter-based, policy-independent).
     population = Population(config, streams.get("population"), stream_key(seed, "taste"))
+    if fitted is not None:
+        population.set_fitted(fitted.interests, fitted.rate_per_day)
     population.flip_key = stream_key(seed, "drift/flip")
     arrivals_key = stream_key(seed, "arrivals")
     users = np.arange(population.n_users)

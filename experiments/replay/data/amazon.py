@@ -39,10 +39,13 @@ from experiments.replay.protocol import ReplayDataset
 
 __all__ = [
     "attribute_names",
+    "beauty_item_fields",
     "load_beauty",
     "load_beauty_item_text",
     "load_s3rec",
     "load_s3rec_dataset",
+    "load_s3rec_with_ids",
+    "read_beauty_item_fields",
     "read_s3rec_sequences",
 ]
 
@@ -145,6 +148,13 @@ def _load_s3rec_with_ids(
     return ds, raw_ids
 
 
+def load_s3rec_with_ids(
+    directory: Path, name: str, *, dataset_name: str | None = None
+) -> tuple[ReplayDataset, np.ndarray]:
+    """:func:`load_s3rec` (with attributes) and the raw ids of items ``0 .. n_items - 1``."""
+    return _load_s3rec_with_ids(directory, name, dataset_name, True)
+
+
 def load_s3rec(
     directory: Path, name: str, *, dataset_name: str | None = None, attributes: bool = True
 ) -> ReplayDataset:
@@ -173,17 +183,16 @@ def _parse_categories(path: Path, line: int, value: str) -> list[str]:
     return [html.unescape(str(c)) for c in cats]
 
 
-def read_beauty_item_rows(path: Path) -> dict[str, str]:
-    """Read ``Amazon_Beauty.item`` into ASIN → searchable text.
-
-    The text is ``"<title>. <brand>. <category path without the top level>"`` with HTML
-    entities unescaped and empty parts left out.
+def read_beauty_item_fields(path: Path) -> dict[str, tuple[str, str, list[str]]]:
+    """Read ``Amazon_Beauty.item`` into ASIN → ``(title, brand, categories)``.
 
     Args:
         path: The RecBole item file (UTF-8, CSV-quoted TSV, header line).
 
     Returns:
-        Mapping from ASIN to item text.
+        Mapping from ASIN to the title and brand (HTML entities unescaped, stripped, TAB
+        and newline as spaces) and the category path (top level first, e.g.
+        ``["Beauty", "Makeup", "Face"]``).
     """
     require_file(path, "Beauty item (titles) file")
     raw = path.read_bytes()
@@ -193,7 +202,11 @@ def read_beauty_item_rows(path: Path) -> dict[str, str]:
         line = raw.count(b"\n", 0, exc.start) + 1
         raise DataError(f"{path}:{line}: not valid utf-8") from exc
     reader = csv.reader(io.StringIO(text, newline=""), delimiter="\t")
-    out: dict[str, str] = {}
+    out: dict[str, tuple[str, str, list[str]]] = {}
+
+    def clean(value: str) -> str:
+        return html.unescape(value).strip().replace("\n", " ").replace("\t", " ")
+
     try:
         header = next(reader, None)
         if header is None or tuple(h.split(":")[0] for h in header) != _TITLE_HEADER:
@@ -208,15 +221,54 @@ def read_beauty_item_rows(path: Path) -> dict[str, str]:
                     f"got {len(row)}"
                 )
             asin, title, _, _, categories, _, brand = row
-            cats = _parse_categories(path, line, categories)
-            parts = [
-                html.unescape(title).strip(),
-                html.unescape(brand).strip(),
-                " > ".join(cats[1:]).strip(),
-            ]
-            out[asin] = ". ".join(p.replace("\n", " ").replace("\t", " ") for p in parts if p)
+            cats = [clean(c) for c in _parse_categories(path, line, categories)]
+            out[asin] = (clean(title), clean(brand), cats)
     except csv.Error as exc:
         raise DataError(f"{path}:{reader.line_num}: CSV error: {exc}") from exc
+    return out
+
+
+def read_beauty_item_rows(path: Path) -> dict[str, str]:
+    """Read ``Amazon_Beauty.item`` into ASIN → searchable text.
+
+    The text is ``"<title>. <brand>. <category path without the top level>"`` with HTML
+    entities unescaped and empty parts left out.
+
+    Args:
+        path: The RecBole item file (UTF-8, CSV-quoted TSV, header line).
+
+    Returns:
+        Mapping from ASIN to item text.
+    """
+    out: dict[str, str] = {}
+    for asin, (title, brand, cats) in read_beauty_item_fields(path).items():
+        parts = [title, brand, " > ".join(cats[1:]).strip()]
+        out[asin] = ". ".join(p for p in parts if p)
+    return out
+
+
+def beauty_item_fields(data_dir: Path, raw_ids: np.ndarray) -> list[tuple[str, str, list[str]]]:
+    """``(title, brand, categories)`` of S3-Rec Beauty item ids, via P5's ``datamaps.json``.
+
+    Args:
+        data_dir: The data directory.
+        raw_ids: Shape ``(n_items,)``, the S3-Rec ids of items ``0 .. n_items - 1``.
+
+    Returns:
+        One tuple per item (``("", "", [])`` for an item the RecBole file lacks).
+    """
+    maps_path = data_dir / "amazon-p5-datamaps" / "beauty" / "datamaps.json"
+    maps = _load_json(maps_path, "P5 datamaps file")
+    if not isinstance(maps, dict) or not isinstance(maps.get("id2item"), dict):
+        raise DataError(f"{maps_path}:1: no 'id2item' object")
+    id2item: dict[str, str] = maps["id2item"]
+    rows = read_beauty_item_fields(data_dir / "amazon-beauty-recbole" / "Amazon_Beauty.item")
+    out = []
+    for r in raw_ids:
+        asin = id2item.get(str(int(r)))
+        if asin is None:
+            raise DataError(f"{maps_path}:1: id2item has no entry for item id {int(r)}")
+        out.append(rows.get(asin, ("", "", [])))
     return out
 
 
@@ -228,20 +280,13 @@ def load_beauty_item_text(data_dir: Path, raw_ids: np.ndarray) -> list[str]:
         raw_ids: Shape ``(n_items,)``, the S3-Rec ids of items ``0 .. n_items - 1``.
 
     Returns:
-        One string per item (empty if the item has neither title, brand nor category).
+        One string per item (empty if the item has neither title, brand nor category):
+        ``"<title>. <brand>. <category path without the top level>"``.
     """
-    maps_path = data_dir / "amazon-p5-datamaps" / "beauty" / "datamaps.json"
-    maps = _load_json(maps_path, "P5 datamaps file")
-    if not isinstance(maps, dict) or not isinstance(maps.get("id2item"), dict):
-        raise DataError(f"{maps_path}:1: no 'id2item' object")
-    id2item: dict[str, str] = maps["id2item"]
-    rows = read_beauty_item_rows(data_dir / "amazon-beauty-recbole" / "Amazon_Beauty.item")
     texts = []
-    for r in raw_ids:
-        asin = id2item.get(str(int(r)))
-        if asin is None:
-            raise DataError(f"{maps_path}:1: id2item has no entry for item id {int(r)}")
-        texts.append(rows.get(asin, ""))
+    for title, brand, cats in beauty_item_fields(data_dir, raw_ids):
+        parts = [title, brand, " > ".join(cats[1:]).strip()]
+        texts.append(". ".join(p for p in parts if p))
     return texts
 
 
