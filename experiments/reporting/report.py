@@ -27,6 +27,7 @@ import pandas as pd
 from experiments.atomic import atomic_write_text
 from experiments.errors import UserError
 from experiments.metrics.diversity import relative_to_reference
+from experiments.reporting.calibration_section import directory_calibration_blocks
 from experiments.reporting.compare_report import (
     MAIN_METRICS,
     empty_family_note,
@@ -328,6 +329,7 @@ def _blocks(info: DirectoryInfo, images: list[Path]) -> list[Block]:
                 ("h2", "Per-user breakdown (mean over users, then episodes)"),
                 ("table", groups),
             ]
+    blocks += directory_calibration_blocks(info.root)
     if remaining:
         blocks.append(("h2", "Feedback-loop plots"))
         blocks += [("img", path) for path in remaining.values()]
@@ -341,7 +343,9 @@ def write_report(info: DirectoryInfo, images: list[Path]) -> list[Path]:
     against the reference with its CI); a family figure
     (``compare_family_<key>.png``) among ``images`` is placed under its family, the
     overview (``compare_overview.png`` or ``overview.png``) above the tables, every
-    other image at the end (the feedback-loop plots).
+    other image at the end (the feedback-loop plots). A directory holding
+    ``calibration.json`` also gets the section "Calibration against the real log"
+    (:mod:`experiments.reporting.calibration_section`), before the feedback-loop plots.
 
     Args:
         info: The directory (see :func:`inspect_directory`).
