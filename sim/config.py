@@ -596,8 +596,8 @@ class CalibrationTolerances(_Frozen):
         0.1,
         ge=0,
         le=1,
-        description="KS distance of the users' activity (consumed items per user, divided "
-        "by its mean).",
+        description="KS distance of the users' activity (consumed items per active user, "
+        "over the horizon; the real log's volume is matched).",
     )
     topic_shares: float = Field(
         0.02,

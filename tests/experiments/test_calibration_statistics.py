@@ -119,9 +119,9 @@ def test_lorenz_gap_of_known_curves(a, b, expected):
 
 
 # ------------------------------------------------------------------ users
-def test_user_activity_is_divided_by_its_mean():
-    # user 5: 3 rows, user 2: 1 row; mean 2
-    assert user_activity(frame([5, 5, 2, 5], [0, 1, 0, 2])).tolist() == [1.5, 0.5]
+def test_user_activity_is_raw_counts_per_active_user():
+    # user 5: 3 rows, user 2: 1 row (order of first appearance)
+    assert user_activity(frame([5, 5, 2, 5], [0, 1, 0, 2])).tolist() == [3.0, 1.0]
 
 
 def test_ks_of_identical_samples_is_zero_and_of_disjoint_ones_is_one():
@@ -208,7 +208,7 @@ def test_records_hold_the_hand_computed_values(real, sim):
     assert (repeat.real, repeat.simulated) == (pytest.approx(5 / 13), pytest.approx(1 / 8))
     assert repeat.distance == pytest.approx(5 / 13 - 1 / 8)
     assert repeat.within is False  # 0.2596 > 0.2
-    # mean activity 13/3 real, 8/3 simulated; the KS distance compares activity / mean
+    # mean activity 13/3 real, 8/3 simulated; the KS distance compares the raw counts
     activity = by_name["user_activity"]
     assert (activity.real, activity.simulated) == (pytest.approx(13 / 3), pytest.approx(8 / 3))
     assert activity.measure == "KS"
