@@ -315,7 +315,10 @@ class OneFeedPolicy(Policy):
             ok = (clicked >= 0) & (clicked < self._clicks.size)
             np.add.at(self._clicks, clicked[ok], 1.0)
             # Examined feed items (click or skip) and their clicks: a quality estimate.
-            feed = events.loc[np.isin(kind, ["click", "skip"]), ["event", "item_id"]]
+            # A warm-start log of real consumptions (episode < 0) has no unclicked
+            # examinations, so every item would look always clicked: it is not counted.
+            examined = np.isin(kind, ["click", "skip"]) & (events["episode"].to_numpy() >= 0)
+            feed = events.loc[examined, ["event", "item_id"]]
             item = feed["item_id"].to_numpy(np.int64)
             ok = (item >= 0) & (item < self._clicks.size)
             self._examined *= opts.pop_decay
@@ -564,8 +567,14 @@ class OneFeedPolicy(Policy):
         )
 
     def _click_rate_logit(self) -> np.ndarray:
-        """Logit of each item's smoothed click rate among examined feed impressions."""
+        """Logit of each item's smoothed click rate among examined feed impressions.
+
+        Zeros while nothing was examined (e.g. after a warm start on real consumptions
+        only): there is no click rate to estimate, and a zero prior would give ``-inf``.
+        """
         opts = self.options
+        if not self._examined.sum() > 0:
+            return np.zeros_like(self._examined)
         prior = self._feed_clicks.sum() / max(self._examined.sum(), 1.0)
         rate = (self._feed_clicks + opts.rate_prior * prior) / (self._examined + opts.rate_prior)
         return np.log(rate / (1 - rate + 1e-9))
