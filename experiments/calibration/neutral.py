@@ -38,12 +38,15 @@ class NeutralLog:
         n_sessions: Sessions started.
         n_slates: Feed slates served.
         days: Simulated days.
+        item_topics: Shape ``(n_items, K)`` the world's item topics (the synthetic
+            world's own, for comparisons by rank).
     """
 
     frame: pd.DataFrame
     n_sessions: int
     n_slates: int
     days: float
+    item_topics: np.ndarray
 
     @property
     def n_consumed(self) -> int:
@@ -85,7 +88,8 @@ def simulate_neutral(
             "item": events["item_id"].to_numpy(np.int64),
         }
     )
-    return NeutralLog(frame, sessions, slates, episodes * config.episode_length_days)
+    topics = np.asarray(world.catalog.topics, dtype=np.float64)
+    return NeutralLog(frame, sessions, slates, episodes * config.episode_length_days, topics)
 
 
 def _pa_consume():

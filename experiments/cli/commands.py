@@ -33,6 +33,10 @@ __all__ = ["LAZY_COMMANDS", "add_lazy_command", "main", "usage_error_line"]
 
 #: Commands defined in other modules: name → ("module:attribute", short help).
 LAZY_COMMANDS: dict[str, tuple[str, str]] = {
+    "calibrate": (
+        "experiments.cli.calibrate:calibrate_command",
+        "Fit a calibrated world to its real log and report how close it gets.",
+    ),
     "compare": ("experiments.cli.compare:compare_command", "Compare policies over seeds (CRN)."),
     "replay": (
         "experiments.replay.cli:replay_command",

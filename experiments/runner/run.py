@@ -310,9 +310,19 @@ def _initial_state(
     policy = make_policy(scenario.policy.name, **scenario.policy.params)
     warmup = scenario.warmup
     warm = make_policy(warmup.policy.name, **warmup.policy.params) if warmup.episodes else None
-    world = build(scenario.world, scenario.seed, warm or policy)
+    world_data = manifest.scenario
+    if scenario.world.from_data is None:
+        world = build(scenario.world, scenario.seed, warm or policy)
+    else:
+        calibrated = _calibrated_world(scenario, run, manifest)
+        world = build(calibrated.fit.config, scenario.seed, warm or policy, calibrated.fit.fitted)
+        world_data = {**manifest.scenario, "world": manifest.calibration["world"]}
     manifest.upper_bound = any(bool(getattr(p, "is_upper_bound", False)) for p in (policy, warm))
     _attach_ground_truth(warm or policy, world, scenario)
+    if scenario.world.from_data is not None and scenario.world.from_data.warm_start:
+        with Stopwatch() as warm_sw:
+            (warm or policy).update(real_warm_start_frame(calibrated))
+        manifest.timings_s["warm_start_real_log_s"] = round(warm_sw.elapsed_s, 4)
     initial = world.truth_snapshot()
     if scenario.output.truth_snapshots:
         run.write_truth(None, truth_arrays(initial))
@@ -320,8 +330,8 @@ def _initial_state(
     tracker = MetricTracker(
         initial_interests.shape[0],
         initial_interests,
-        utility_weights(manifest.scenario),
-        affinity_spec(manifest.scenario),
+        utility_weights(world_data),
+        affinity_spec(world_data),
     )
     return RunState(
         world=world,
@@ -331,6 +341,43 @@ def _initial_state(
         tracker=tracker,
         schedule=InterventionSchedule(scenario.interventions),
     )
+
+
+def _calibrated_world(scenario: Scenario, run: RunDir, manifest: Manifest) -> Any:
+    """Fit (or read from the cache) the scenario's calibrated world; report into the run.
+
+    The run directory receives the calibration report (``calibration.json`` and its
+    figures, from the cache when there); the manifest records the fit and the resolved
+    world configuration the run simulates.
+    """
+    from experiments.calibration.prepare import prepare_calibrated
+    from experiments.calibration.report import calibration_report
+
+    with Stopwatch() as sw:
+        calibrated = prepare_calibrated(scenario.world)
+        calibration_report(calibrated, run.root)
+    manifest.calibration = {
+        "from_cache": calibrated.from_cache,
+        "cache": str(calibrated.cache_path) if calibrated.cache_path else None,
+        "fit": calibrated.fit.report,
+        "world": calibrated.fit.config.model_dump(mode="json"),
+    }
+    manifest.timings_s["calibration_s"] = round(sw.elapsed_s, 4)
+    return calibrated
+
+
+def real_warm_start_frame(calibrated: Any) -> pd.DataFrame:
+    """The real training interactions of each simulated user's source user, as a log.
+
+    Training interactions: each real sequence without its last two items (the replay
+    bench's validation and test targets), so an offline evaluation on the same split
+    never sees them.
+    """
+    from experiments.calibration.warm_start import warm_start_frame
+
+    sequences = calibrated.real.sequences
+    histories = [sequences[u][:-2] for u in calibrated.fit.fitted.source_user.tolist()]
+    return warm_start_frame(histories)
 
 
 def _resume_manifest(run: RunDir, scenario: Scenario) -> tuple[Manifest, RunState | None]:
@@ -360,6 +407,7 @@ def _resume_manifest(run: RunDir, scenario: Scenario) -> tuple[Manifest, RunStat
         episodes=list(data.get("episodes") or [])[:done],
         timings_s=dict(data.get("timings_s") or {}),
         started_at=data.get("started_at") or _now_iso(),
+        calibration=data.get("calibration"),
     )
     manifest.timings_s["resumed_at_episode"] = done
     for path in [*run.events_dir.glob("episode-*.parquet"), *run.truth_dir.glob("episode-*.npz")]:

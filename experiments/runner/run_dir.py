@@ -168,6 +168,8 @@ class Manifest:
         episodes_finished: Number of episodes whose files are all written.
         episodes: Per-episode counts and timings.
         timings_s: Wall-clock seconds of the phases of the run.
+        calibration: A calibrated scenario's fit report and the resolved world
+            configuration the run simulates (``None`` for a synthetic world).
     """
 
     scenario: dict[str, Any]
@@ -182,6 +184,7 @@ class Manifest:
     started_at: str = field(default_factory=_now)
     finished_at: str | None = None
     environment: dict[str, Any] = field(default_factory=environment_info)
+    calibration: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The manifest as JSON-ready data."""
@@ -203,6 +206,7 @@ class Manifest:
             "timings_s": self.timings_s,
             "episodes": self.episodes,
             "environment": self.environment,
+            **({"calibration": self.calibration} if self.calibration is not None else {}),
         }
 
 

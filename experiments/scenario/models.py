@@ -294,6 +294,16 @@ class Scenario(BaseModel):
         return value
 
     @model_validator(mode="after")
+    def _check_calibrated(self) -> Scenario:
+        spec = self.world.from_data
+        if spec is not None and spec.warm_start and self.warmup.episodes:
+            raise ValueError(
+                "world.from_data.warm_start and warmup.episodes cannot be combined: the "
+                "real log warm-starts the policy that serves episode 0"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _check_interventions(self) -> Scenario:
         errors = [
             InitErrorDetails(
