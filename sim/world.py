@@ -397,6 +397,11 @@ def build_world(
     Raises:
         ValueError: If ``fitted`` does not match the configuration's sizes.
     """
+    if config.from_data is not None and fitted is None:
+        raise ValueError(
+            "world.from_data is set: a calibrated world is built from its fit "
+            "(experiments.calibration.prepare_calibrated), passed as `fitted`"
+        )
     # 1. Named random streams: one per component, none global.
     streams = RngStreams(seed)
     # 2. Catalogue: vocabulary, then items (exogenous: independent of the policy), or

@@ -173,11 +173,17 @@ class SessionCore:
         suggested_queries: tuple[str, ...] = (),
         keep_events: bool = True,
     ) -> None:
+        self.fitted = None
+        if config.from_data is not None:  # a calibrated world: its fit (cached) and sizes
+            from experiments.calibration.prepare import prepare_calibrated
+
+            calibrated = prepare_calibrated(config)
+            config, self.fitted = calibrated.fit.config, calibrated.fit.fitted
         self.config = config
         self.world_seed = int(world_seed)
         self.keep_events = keep_events
         self.slot = SlotPolicy(suggested_queries)
-        self.world: World = build_world(config, self.world_seed, self.slot)
+        self.world: World = build_world(config, self.world_seed, self.slot, self.fitted)
         self.stepper = SessionStepper(self.world)
         self.n_items = self.world.catalog.n_items
         self.slate_size = config.feed.slate_size
@@ -197,7 +203,7 @@ class SessionCore:
         Args:
             seed: Non-negative root seed of the environment's randomness.
         """
-        self.world = build_world(self.config, self.world_seed, self.slot)
+        self.world = build_world(self.config, self.world_seed, self.slot, self.fitted)
         self.stepper = SessionStepper(self.world)
         self.stepper.reseed_behaviour(seed, prefix="env/")
         self.behaviour_seed = int(seed)
