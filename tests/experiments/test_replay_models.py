@@ -309,3 +309,20 @@ def test_mf_is_seeded() -> None:
     np.testing.assert_array_equal(a.score(h), b.score(h))
     assert not np.array_equal(a.score(h), c.score(h))
     assert len(ImplicitMF.param_grid()) == 9
+
+
+def test_cooc_knn_contains_the_simulator_itemknn_scores() -> None:
+    """window 0, gap decay 1, backward 1, history decay 1, beta 0.5: binary item cosine."""
+    from experiments.replay.baselines.common import history_matrix, interaction_matrix
+    from policies.collaborative import item_cosine_topk
+
+    rng = np.random.default_rng(0)
+    n = 30
+    seqs = [rng.choice(n, size=int(rng.integers(2, 10)), replace=False) for _ in range(120)]
+    m = CoocKNN(window=0, gap_decay=1.0, backward=1.0, history_decay=1.0, beta=0.5)
+    m.fit(train([s.tolist() for s in seqs], n), 0)
+    histories = seqs[:15]
+    sim = item_cosine_topk(interaction_matrix(seqs, n), n)  # itemknn without the top-k cut
+    expected = (history_matrix(histories, n) @ sim).toarray()
+    pop = np.bincount(np.concatenate(seqs), minlength=n) / np.bincount(np.concatenate(seqs)).max()
+    np.testing.assert_allclose(m.score(histories), expected + EPS * pop, rtol=1e-5, atol=1e-6)
