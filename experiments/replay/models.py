@@ -18,7 +18,16 @@ from types import ModuleType
 from typing import Any
 
 from experiments.errors import UserError
-from experiments.replay.baselines import EASE, SLIST, Blend, CoocKNN, Popularity, Transition
+from experiments.replay.baselines import (
+    EASE,
+    SLIST,
+    Blend,
+    CoocKNN,
+    ImplicitMF,
+    Popularity,
+    RandomScores,
+    Transition,
+)
 from experiments.replay.baselines.blend import BLEND_COMPONENTS
 from experiments.replay.protocol import Recommender, ReplayDataset
 
@@ -42,6 +51,8 @@ CLASSICAL_MODELS = (
     "ease",
     "slist",
     "blend",
+    "mf",
+    "random",
 )
 ONEFEED_MODULE = "experiments.replay.onefeed_rec"
 _CLASSES: dict[str, type] = {
@@ -49,6 +60,8 @@ _CLASSES: dict[str, type] = {
     "cooc-knn": CoocKNN,
     "ease": EASE,
     "slist": SLIST,
+    "mf": ImplicitMF,
+    "random": RandomScores,
 }
 
 
@@ -167,7 +180,8 @@ def get_model_spec(name: str) -> ModelSpec:
         return ModelSpec(name, lambda p: Popularity(use_all=True), [{}], True)
     if name in _CLASSES:
         cls = _CLASSES[name]
-        return ModelSpec(name, lambda p: cls(**p), _grid_of(cls), True)
+        deterministic = bool(getattr(cls, "deterministic", False))
+        return ModelSpec(name, lambda p: cls(**p), _grid_of(cls), deterministic)
     if name == "blend":
         return ModelSpec(
             name,

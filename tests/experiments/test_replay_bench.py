@@ -227,3 +227,26 @@ def test_render_extras_shows_query_head_and_curves() -> None:
         assert "Query-Hit@10" in text and "0.0500" in text and "red rose" in text
         assert "control N@10" in text and "NOTE" in text and "10.0000" in text
         assert "recall@50" in text and "[0.0100, 0.0900]" in text
+
+
+def test_mf_and_random_rows_are_tuned_seeded_and_recorded() -> None:
+    from experiments.replay.baselines import ImplicitMF
+    from experiments.replay.models import CLASSICAL_MODELS, get_model_spec
+
+    assert {"mf", "random"} <= set(CLASSICAL_MODELS)
+    mf = get_model_spec("mf")
+    assert mf.grid == ImplicitMF.param_grid() and not mf.deterministic
+    res = bench.run_model(mf, stages(), [0, 1], progress=False)
+    assert res.seed_time_s[1] > 0  # seeded model: run again for the second seed
+    records = result_records("tiny", [res])
+    for seed_tried, chosen in zip(records[0]["tuning"], records[0]["params"], strict=True):
+        assert [t["fit"] for t in seed_tried] == ImplicitMF.param_grid()
+        assert all(0.0 <= t["valid_ndcg@10"] <= 1.0 for t in seed_tried)
+        assert chosen["fit"] in ImplicitMF.param_grid()
+        best = max(t["valid_ndcg@10"] for t in seed_tried)
+        assert chosen["fit"] == next(t["fit"] for t in seed_tried if t["valid_ndcg@10"] == best)
+    rnd = get_model_spec("random")
+    assert rnd.grid == [{}] and not rnd.deterministic
+    a = bench.run_model(rnd, stages(), [5, 5, 6], progress=False)
+    assert a.tuning == [[], [], []]  # nothing to tune: no validation pass
+    assert a.per_seed[0] == a.per_seed[1]  # the same seed gives the same row

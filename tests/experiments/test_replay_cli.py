@@ -190,3 +190,15 @@ def test_a_failing_model_exits_non_zero_and_keeps_finished_rows(tmp_path: Path, 
     assert last == "model 'transition' failed on seed 0: FloatingPointError: diverged"
     assert "Traceback" in result.output  # a model failure is a bug: its traceback is shown
     assert [r["model"] for r in json.loads((out / "replay.json").read_text())] == ["popularity"]
+
+
+def test_mf_and_random_rows_by_name(tmp_path: Path) -> None:
+    data = synthetic_ml100k(tmp_path / "data")
+    out = tmp_path / "out"
+    args = ["--dataset", "ml-100k", "--data-dir", str(data), "--seeds", "0,1", "--no-progress"]
+    result = run([*args, "--models", "random,mf", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    records = {r["model"]: r for r in json.loads((out / "replay.json").read_text())}
+    assert list(records) == ["random", "mf"]
+    assert len(records["mf"]["tuning"][0]) == 9  # the validation grid, every value kept
+    assert records["random"]["tuning"] == [[], []]

@@ -5,10 +5,20 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from experiments.replay.baselines import EASE, SLIST, Blend, CoocKNN, Popularity, Transition
+from experiments.replay.baselines import (
+    EASE,
+    SLIST,
+    Blend,
+    CoocKNN,
+    ImplicitMF,
+    Popularity,
+    RandomScores,
+    Transition,
+)
 from experiments.replay.baselines.blend import scale_rows
 from experiments.replay.baselines.ease import ease_weights
 from experiments.replay.baselines.knn import cooccurrence
+from experiments.replay.baselines.mf import fold_in
 from experiments.replay.baselines.slist import slist_matrices
 from experiments.replay.protocol import Recommender, ReplayDataset, TrainData
 from experiments.replay.split import make_stage
@@ -23,7 +33,15 @@ def train(seqs: list[list[int]], n_items: int, all_seqs: list[list[int]] | None 
 
 
 def test_models_follow_the_protocol() -> None:
-    for model in (Popularity(), Transition(), CoocKNN(), EASE(), SLIST()):
+    for model in (
+        Popularity(),
+        Transition(),
+        CoocKNN(),
+        EASE(),
+        SLIST(),
+        ImplicitMF(),
+        RandomScores(),
+    ):
         assert isinstance(model, Recommender)
 
 
@@ -224,3 +242,87 @@ def test_scores_shape_dtype_and_determinism(model) -> None:
     b = model.score(stage.histories)
     assert a.shape == (3, 6) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
+
+
+def test_random_scores_are_seeded_uniform_and_chunk_independent() -> None:
+    data = train([[0, 1], [2, 3], [4]], 7)
+    histories = [np.array([0, 1]), np.array([2]), np.array([], dtype=np.int64), np.array([5])]
+    m = RandomScores()
+    m.fit(data, 3)
+    a = m.score(histories)
+    m.fit(data, 3)  # refit with the same seed: the same stream again
+    np.testing.assert_array_equal(m.score(histories), a)
+    m.fit(data, 3)
+    chunked = np.vstack([m.score(histories[:1]), m.score(histories[1:])])
+    np.testing.assert_array_equal(chunked, a)  # draws are consumed in user order
+    m.fit(data, 4)
+    assert not np.array_equal(m.score(histories), a)
+    assert a.shape == (4, 7) and a.dtype == np.float32
+    assert (a >= 0).all() and (a < 1).all()
+
+
+def co_consumed(n_pairs: int = 4, copies: int = 6) -> tuple[list[list[int]], int]:
+    """Users who each consume one pair ``(2k, 2k + 1)``; item ``2k`` is far more popular."""
+    seqs = []
+    for k in range(n_pairs):
+        seqs += [[2 * k, 2 * k + 1] for _ in range(copies)]
+    # popular decoy: every pair's first item also appears alone many times, and item 0 most
+    seqs += [[2 * k] for k in range(n_pairs) for _ in range(copies)]
+    seqs += [[0] for _ in range(3 * copies)]
+    return seqs, 2 * n_pairs
+
+
+def test_mf_ranks_the_co_consumed_item_first() -> None:
+    seqs, n = co_consumed()
+    m = ImplicitMF(n_factors=8, alpha=10.0, reg=0.1, n_iters=15)
+    m.fit(train(seqs, n), 0)
+    for k in range(1, 4):
+        scores = m.score([np.array([2 * k])])[0]
+        scores[2 * k] = -np.inf  # the bench masks the history
+        # the partner beats every other item, item 0 (the most popular) included
+        assert int(np.argmax(scores)) == 2 * k + 1, (k, scores)
+
+
+def test_fold_in_is_the_exact_als_user_step() -> None:
+    rng = np.random.default_rng(0)
+    items = rng.normal(size=(6, 3))
+    alpha, reg = 4.0, 0.5
+    got = fold_in([np.array([1, 4, 1]), np.array([], dtype=np.int64)], items, alpha, reg)
+    # direct normal equations with c = 1 + alpha on {1, 4}, p = 1 there and 0 elsewhere
+    c = np.ones(6)
+    c[[1, 4]] += alpha
+    p = np.zeros(6)
+    p[[1, 4]] = 1.0
+    a = items.T @ (c[:, None] * items) + reg * np.eye(3)
+    np.testing.assert_allclose(got[0], np.linalg.solve(a, items.T @ (c * p)), rtol=1e-10)
+    np.testing.assert_array_equal(got[1], np.zeros(3))  # empty history: popularity only
+
+
+def test_mf_is_seeded() -> None:
+    seqs, n = co_consumed()
+    data = train(seqs, n)
+    a, b, c = ImplicitMF(n_factors=4), ImplicitMF(n_factors=4), ImplicitMF(n_factors=4)
+    a.fit(data, 0)
+    b.fit(data, 0)
+    c.fit(data, 1)
+    h = [np.array([2, 3]), np.array([5])]
+    np.testing.assert_array_equal(a.score(h), b.score(h))
+    assert not np.array_equal(a.score(h), c.score(h))
+    assert len(ImplicitMF.param_grid()) == 9
+
+
+def test_cooc_knn_contains_the_simulator_itemknn_scores() -> None:
+    """window 0, gap decay 1, backward 1, history decay 1, beta 0.5: binary item cosine."""
+    from experiments.replay.baselines.common import history_matrix, interaction_matrix
+    from policies.collaborative import item_cosine_topk
+
+    rng = np.random.default_rng(0)
+    n = 30
+    seqs = [rng.choice(n, size=int(rng.integers(2, 10)), replace=False) for _ in range(120)]
+    m = CoocKNN(window=0, gap_decay=1.0, backward=1.0, history_decay=1.0, beta=0.5)
+    m.fit(train([s.tolist() for s in seqs], n), 0)
+    histories = seqs[:15]
+    sim = item_cosine_topk(interaction_matrix(seqs, n), n)  # itemknn without the top-k cut
+    expected = (history_matrix(histories, n) @ sim).toarray()
+    pop = np.bincount(np.concatenate(seqs), minlength=n) / np.bincount(np.concatenate(seqs)).max()
+    np.testing.assert_allclose(m.score(histories), expected + EPS * pop, rtol=1e-5, atol=1e-6)
