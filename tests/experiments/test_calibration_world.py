@@ -281,7 +281,8 @@ def test_cache_is_written_read_and_refitted_when_corrupt(tmp_path, monkeypatch, 
     entry = first.cache_path
     assert entry is not None and entry.parent == tmp_path / CACHE_SUBDIR
     assert entry.name.startswith("ml-100k-")
-    assert entry.with_suffix(".npz").is_file() and entry.with_suffix(".json").is_file()
+    npz, meta = (entry.with_name(entry.name + s) for s in (".npz", ".json"))
+    assert npz.is_file() and meta.is_file()
 
     second = prepare_calibrated(config, tmp_path)
     assert second.from_cache and second.cache_path == entry and len(calls) == 1
@@ -294,12 +295,26 @@ def test_cache_is_written_read_and_refitted_when_corrupt(tmp_path, monkeypatch, 
     assert second.fit.report == json.loads(json.dumps(fitted.report))
 
     corrupt = True
-    entry.with_suffix(".npz").write_bytes(b"not an npz")
+    npz.write_bytes(b"not an npz")
     third = prepare_calibrated(config, tmp_path)
     assert not third.from_cache and len(calls) == 2
     assert prepare_calibrated(config, tmp_path).from_cache  # rewritten
-    entry.with_suffix(".json").write_text("{", encoding="utf-8")
+    meta.write_text("{", encoding="utf-8")
     assert not prepare_calibrated(config, tmp_path).from_cache and len(calls) == 3
+
+
+def test_cache_entries_of_a_dotted_dataset_name_do_not_collide(tmp_path, monkeypatch, real, fitted):
+    # `s3rec:NAME` may hold a dot: the entry's files must keep the whole key in their name
+    dotted = dataclasses.replace(real, name="s3rec:my.data")
+    monkeypatch.setattr(prepare_module, "load_real_log", lambda spec, root: dotted)
+    monkeypatch.setattr(prepare_module, "fit_world", lambda real, config, progress=None: fitted)
+    one, two = world_config(), world_config(fit_seed=1)
+    first, second = prepare_calibrated(one, tmp_path), prepare_calibrated(two, tmp_path)
+    assert first.cache_path != second.cache_path
+    assert prepare_calibrated(one, tmp_path).from_cache
+    assert prepare_calibrated(two, tmp_path).from_cache
+    files = sorted(p.name for p in (tmp_path / CACHE_SUBDIR).iterdir())
+    assert len(files) == 4 and all(f.startswith("s3rec-my.data-") for f in files), files
 
 
 def test_cache_key_follows_what_the_fit_depends_on(real):
