@@ -461,6 +461,14 @@ def test_calibrated_run_warm_started_on_the_real_log(runner, tmp_path, ml_dir, r
     assert "item_popularity_gini" in text
 
 
+def test_calibrated_run_without_data_is_one_line(runner, tmp_path, monkeypatch):
+    nowhere = tmp_path / "nowhere"
+    monkeypatch.setenv("ONEFEED_DATA", str(nowhere))
+    path = write_yaml(tmp_path, SCENARIO_YAML.format(warm_start="true"))
+    line = assert_one_line(invoke(runner, "run", path, "--out", tmp_path / "run"), str(nowhere))
+    assert "data directory not found (from $ONEFEED_DATA)" in line
+
+
 def test_warm_start_and_warmup_episodes_are_rejected(runner, tmp_path):
     text = SCENARIO_YAML.format(warm_start="true") + "warmup:\n  episodes: 1\n"
     path = write_yaml(tmp_path, text)
