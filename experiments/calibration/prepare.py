@@ -102,10 +102,23 @@ def prepare_calibrated(
     entry = _entry(root, real, key)
     cached = _read(entry, key)
     if cached is not None:
-        return Calibrated(real, cached, entry, True)
+        return Calibrated(real, _with_unkeyed(cached, config), entry, True)
     fit = fit_world(real, config, progress=progress)
     written = _write(entry, key, fit)
     return Calibrated(real, fit, entry if written else None, False)
+
+
+def _with_unkeyed(fit: FitResult, config: WorldConfig) -> FitResult:
+    """A cached fit with ``config``'s tolerances and ``warm_start`` (not in the key).
+
+    The cached configuration holds those of the scenario fitted first; the report's
+    verdicts and the run's manifest must follow the scenario asking now.
+    """
+    assert config.from_data is not None and fit.config.from_data is not None
+    data = fit.config.model_dump(mode="json")
+    for name in ("tolerances", "warm_start"):
+        data["from_data"][name] = config.from_data.model_dump(mode="json")[name]
+    return FitResult(fitted=fit.fitted, config=WorldConfig.model_validate(data), report=fit.report)
 
 
 def _read(entry: Path, key: str) -> FitResult | None:

@@ -294,6 +294,15 @@ def test_cache_is_written_read_and_refitted_when_corrupt(tmp_path, monkeypatch, 
     assert second.fit.config == fitted.config
     assert second.fit.report == json.loads(json.dumps(fitted.report))
 
+    # a scenario differing in tolerances or warm_start shares the fit, but gets its own
+    changed = world_config(warm_start=True, tolerances={"user_activity": 0.9})
+    shared = prepare_calibrated(changed, tmp_path)
+    assert shared.from_cache and shared.cache_path == entry and len(calls) == 1
+    assert shared.fit.config.from_data == changed.from_data
+    assert shared.fit.config.model_dump(exclude={"from_data"}) == fitted.config.model_dump(
+        exclude={"from_data"}
+    )
+
     corrupt = True
     npz.write_bytes(b"not an npz")
     third = prepare_calibrated(config, tmp_path)
@@ -379,6 +388,20 @@ def test_calibrate_writes_the_report(runner, tmp_path, ml_dir):
     assert again.exit_code == result.exit_code
     assert "fit cache" in again.stdout
     assert json.loads((tmp_path / "again" / "calibration.json").read_text()) == records
+    # tolerances do not touch the fit (cached), only the verdict: all within, exit 0
+    loose = "\n".join(f"      {r['statistic']}: 1.0" for r in records)
+    text = SCENARIO_YAML.format(warm_start="false").replace(
+        "    horizon_days: 2", f"    horizon_days: 2\n    tolerances:\n{loose}"
+    )
+    lenient = invoke(
+        runner, "calibrate", write_yaml(tmp_path, text, "loose.yaml"), "--out",
+        tmp_path / "loose", "--data-dir", ml_dir,
+    )  # fmt: skip
+    assert lenient.exit_code == 0, (lenient.output, lenient.exception)
+    assert "fit cache" in lenient.stdout and "OUTSIDE" not in lenient.stdout
+    loose_records = json.loads((tmp_path / "loose" / "calibration.json").read_text())
+    assert all(r["within"] and r["tolerance"] == 1.0 for r in loose_records)
+    assert [r["distance"] for r in loose_records] == [r["distance"] for r in records]
 
 
 def test_calibrate_missing_data(runner, tmp_path):
