@@ -197,5 +197,8 @@ def title_word_ids(
         toks = title.split()
         if len(toks) > width:
             raise ValueError(f"title {i} has {len(toks)} words, more than {width}")
+        missing = [w for w in toks if w not in vocab.index]
+        if missing:
+            raise ValueError(f"title {i} has words the vocabulary lacks: {missing}")
         out[i, : len(toks)] = [vocab.index[w] for w in toks]
     return out

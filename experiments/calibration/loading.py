@@ -144,7 +144,7 @@ def _attribute_topics(ds: ReplayDataset, n_factors: int) -> tuple[tuple[str, ...
     for i, attrs in enumerate(ds.item_attributes):
         flags[i, attrs] = 1.0
     if ds.name == "ml-100k":
-        return tuple(ML100K_GENRES), flags
+        return tuple(ML100K_GENRES[:n_attr]), flags  # one name per column
     if ds.name.startswith(S3REC_PREFIX):
         keep = np.sort(np.argsort(-flags.sum(axis=0), kind="stable")[:n_factors])
         return tuple(f"attribute-{a}" for a in keep.tolist()), flags[:, keep]

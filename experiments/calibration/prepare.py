@@ -74,6 +74,11 @@ def _entry(data_dir: Path, real: RealLog, key: str) -> Path:
     return data_dir / CACHE_SUBDIR / f"{safe}-{key[:16]}"
 
 
+def _file(entry: Path, suffix: str) -> Path:
+    """``entry`` plus ``suffix`` (not ``with_suffix``: a dataset name may hold a dot)."""
+    return entry.with_name(entry.name + suffix)
+
+
 def prepare_calibrated(
     config: WorldConfig, data_dir: str | os.PathLike[str] | None = None, progress: Any = None
 ) -> Calibrated:
@@ -97,14 +102,27 @@ def prepare_calibrated(
     entry = _entry(root, real, key)
     cached = _read(entry, key)
     if cached is not None:
-        return Calibrated(real, cached, entry, True)
+        return Calibrated(real, _with_unkeyed(cached, config), entry, True)
     fit = fit_world(real, config, progress=progress)
     written = _write(entry, key, fit)
     return Calibrated(real, fit, entry if written else None, False)
 
 
+def _with_unkeyed(fit: FitResult, config: WorldConfig) -> FitResult:
+    """A cached fit with ``config``'s tolerances and ``warm_start`` (not in the key).
+
+    The cached configuration holds those of the scenario fitted first; the report's
+    verdicts and the run's manifest must follow the scenario asking now.
+    """
+    assert config.from_data is not None and fit.config.from_data is not None
+    data = fit.config.model_dump(mode="json")
+    for name in ("tolerances", "warm_start"):
+        data["from_data"][name] = config.from_data.model_dump(mode="json")[name]
+    return FitResult(fitted=fit.fitted, config=WorldConfig.model_validate(data), report=fit.report)
+
+
 def _read(entry: Path, key: str) -> FitResult | None:
-    meta_path, arrays_path = entry.with_suffix(".json"), entry.with_suffix(".npz")
+    meta_path, arrays_path = _file(entry, ".json"), _file(entry, ".npz")
     if not (meta_path.is_file() and arrays_path.is_file()):
         return None
     try:
@@ -129,9 +147,9 @@ def _write(entry: Path, key: str, fit: FitResult) -> bool:
         buf = io.BytesIO()
         arrays = {name: getattr(fit.fitted, name) for name in _ARRAYS}
         np.savez_compressed(buf, titles=np.array(fit.fitted.titles, dtype=str), **arrays)
-        atomic_write_bytes(entry.with_suffix(".npz"), buf.getvalue())
+        atomic_write_bytes(_file(entry, ".npz"), buf.getvalue())
         meta = {"key": key, "config": fit.config.model_dump(mode="json"), "report": fit.report}
-        atomic_write_text(entry.with_suffix(".json"), json.dumps(meta, indent=1))
+        atomic_write_text(_file(entry, ".json"), json.dumps(meta, indent=1))
     except OSError:
         return False
     return True

@@ -196,18 +196,23 @@ def iter_episode_contexts(
 ) -> Iterator[tuple[int, pd.DataFrame, MetricContext]]:
     """Replay a run directory's files as ``(episode, events, context)``, in order.
 
-    Uses ``manifest.json`` (episodes finished, population, choice weights),
+    Uses ``manifest.json`` (episodes finished, population, choice weights; a calibrated
+    run's from ``calibration.world``, the world resolved for the data),
     ``events.parquet/``, ``truth/`` and ``truth/catalog.npz`` when present; a missing
     truth file leaves the corresponding context fields ``None``.
     """
     root = Path(run_dir)
     manifest = json.loads((root / "manifest.json").read_text(encoding="utf-8"))
+    scenario = manifest["scenario"]
+    calibrated = (manifest.get("calibration") or {}).get("world")
+    if calibrated is not None:  # a calibrated run: the world resolved for the data
+        scenario = {**scenario, "world": calibrated}
     initial = _load_npz(root / "truth" / "initial.npz") or {}
     tracker = MetricTracker(
-        int(manifest["scenario"]["world"]["users"]["n_users"]),
+        int(scenario["world"]["users"]["n_users"]),
         initial.get("interests"),
-        utility_weights(manifest["scenario"]),
-        affinity_spec(manifest["scenario"]),
+        utility_weights(scenario),
+        affinity_spec(scenario),
     )
     tracker.catalog = read_catalog_truth(root)
     entries = {int(e["episode"]): e for e in manifest.get("episodes", [])}
