@@ -596,8 +596,9 @@ class CalibrationTolerances(_Frozen):
         0.1,
         ge=0,
         le=1,
-        description="KS distance of the users' activity (consumed items per active user, "
-        "over the horizon; the real log's volume is matched).",
+        description="KS distance of the users' activity (consumed items per user over "
+        "the horizon, the real log's volume being matched), both logs filtered to the real "
+        "log's core: users with at least the real log's smallest count.",
     )
     topic_shares: float = Field(
         0.02,

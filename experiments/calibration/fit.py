@@ -64,9 +64,9 @@ PRIOR_ITEMS = 1.0
 #: Repeat penalty of a world whose real log never repeats an item (utility units).
 ONE_TIME_PENALTY = 10.0
 #: Largest continuation after a page with a click.
-C_MAX = 0.98
+C_MAX = 0.99
 #: Candidate affinity temperatures.
-TEMPERATURES = (1.0, 2.0)
+TEMPERATURES = (0.5, 1.0, 2.0)
 #: Users in the temperature pilots (at most).
 PILOT_USERS = 1500
 #: Appeal correction rounds (full pilot runs) and their step.
@@ -283,7 +283,6 @@ def fit_world(real: RealLog, config: WorldConfig, progress: Any = None) -> FitRe
             target = sessions["consumptions_per_session_median"]
             cfg = _fit_session_length(cfg, real, log, target)
             pilots[-1]["continue_after_click"] = cfg.sessions.continue_after_click
-            pilots[-1]["patience_a"] = cfg.users.patience_a
         cps = cps_sim
     fitted = world(q, everyone, cps)
     if spec.users == "sampled":
@@ -323,9 +322,9 @@ def _fit_session_length(
     Pages per session are about geometric: ``P = 1 / (1 - rho)`` with ``rho = p c +
     (1 - p) pi``, ``p`` the share of pages with a click, ``c`` the continuation after
     a click and ``pi`` the mean patience; ``p`` is solved from the pilot's ``P``, then
-    ``c`` for the target ``P = target_cps / (consumptions per page)``; when ``c`` would
-    pass :data:`C_MAX`, the mean patience (``users.patience_a / (a + b)``, ``a + b``
-    kept) is solved too.
+    ``c`` for the target ``P = target_cps / (consumptions per page)``, at most
+    :data:`C_MAX`. Patience is left alone: solving it too (tried) gave sessions of 100+
+    pages that hit ``max_pages`` and a volume the session rates could not control.
     """
     s = cfg.sessions
     pi = cfg.users.patience_a / (cfg.users.patience_a + cfg.users.patience_b)
@@ -337,16 +336,10 @@ def _fit_session_length(
     target_pages = max(target_cps / max(per_page, 1e-9), 1.0)
     rho_t = 1.0 - 1.0 / target_pages
     c_new = float(np.clip((rho_t - (1.0 - p) * pi) / p, 0.0, C_MAX))
-    keys: dict[str, Any] = {}
-    if c_new >= C_MAX and p < 1.0:  # clicks alone cannot carry it: more patience too
-        pi_new = float(np.clip((rho_t - p * C_MAX) / (1.0 - p), 0.01, 0.995))
-        total = cfg.users.patience_a + cfg.users.patience_b
-        keys = {"users__patience_a": round(pi_new * total, 4),
-                "users__patience_b": round((1.0 - pi_new) * total, 4)}  # fmt: skip
     max_pages = int(min(10_000, max(s.max_pages, np.ceil(5 * target_pages))))
     return _resolve(
         cfg, real, cfg.users.n_users,
-        sessions__continue_after_click=round(c_new, 4), sessions__max_pages=max_pages, **keys,
+        sessions__continue_after_click=round(c_new, 4), sessions__max_pages=max_pages,
     )  # fmt: skip
 
 
