@@ -640,7 +640,7 @@ class DataSourceConfig(_Frozen):
     users: Literal["real", "sampled"] = Field(
         "real",
         description="`real`: one simulated user per real user; `sampled`: "
-        "`users.n_users` users drawn from the fitted users (any size).",
+        "`users.n_users` users, any number, drawn from the fitted users.",
     )
     topics: Literal["attributes", "factorisation"] = Field(
         "attributes",
@@ -659,10 +659,10 @@ class DataSourceConfig(_Frozen):
         "consumptions as in the real log (the session rates are scaled to it) (days).",
     )
     top_topics: int = Field(
-        2, ge=1, le=50, description="Topics counted by the `top_topic_share` statistic."
+        2, ge=1, le=50, description="Topics counted by the `top_topic_share` statistic (topics)."
     )
     fit_seed: int = Field(
-        0, ge=0, description="Seed of the fit (its pilot simulations and samples)."
+        0, ge=0, description="Seed of the fit: its pilot simulations and samples."
     )
     warm_start: bool = Field(
         False,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import resource
 import time
 from pathlib import Path
 
 import click
 
+from experiments.cli.data_dir import data_dir_option
 from experiments.errors import UserError
 
 __all__ = ["calibrate_command"]
@@ -22,13 +22,8 @@ __all__ = ["calibrate_command"]
     default=None,
     help="Directory of the report. Default: runs/calibration-<scenario-id>-<timestamp>.",
 )
-@click.option(
-    "--data-dir",
-    type=click.Path(path_type=Path),
-    default=None,
-    help="Data directory (default: $ONEFEED_DATA, then ../shared/data).",
-)
-def calibrate_command(scenario: str, out: Path | None, data_dir: Path | None) -> None:
+@data_dir_option
+def calibrate_command(scenario: str, out: Path | None) -> None:
     """Fit SCENARIO's calibrated world (`world.from_data`) and hold it against the data.
 
     Writes `calibration.json` (one record per statistic: statistic, distance, tolerance,
@@ -44,15 +39,13 @@ def calibrate_command(scenario: str, out: Path | None, data_dir: Path | None) ->
     loaded = load_scenario(scenario)
     if loaded.world.from_data is None:
         raise UserError(f"{scenario}: world.from_data: not set; the scenario is not calibrated")
-    if data_dir is not None:
-        os.environ["ONEFEED_DATA"] = str(data_dir)
     out_dir = out or Path("runs") / f"calibration-{loaded.id}-{time.strftime('%Y%m%d-%H%M%S')}"
 
     def say(message: str) -> None:
         click.echo(f"  {message}", err=True)
 
     t0 = time.process_time()
-    calibrated = prepare_calibrated(loaded.world, data_dir, progress=say)
+    calibrated = prepare_calibrated(loaded.world, progress=say)
     fit_cpu_s = time.process_time() - t0
     records = calibration_report(calibrated, out_dir, progress=say)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

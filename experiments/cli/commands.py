@@ -27,6 +27,7 @@ from typing import Any
 import click
 
 from experiments.cli.backend_options import backend_options
+from experiments.cli.data_dir import data_dir_option
 from experiments.errors import UserError
 
 __all__ = ["LAZY_COMMANDS", "add_lazy_command", "main", "usage_error_line"]
@@ -209,6 +210,7 @@ def main() -> None:
     "(pip install -e '.[ray]').",
     address_help="Ray cluster to run the shards on (host:port, or 'auto'); default: a local Ray.",
 )
+@data_dir_option
 def run(
     scenario: str | None,
     seed: int | None,

@@ -36,6 +36,7 @@ from tqdm import tqdm
 
 from experiments.atomic import atomic_write_json
 from experiments.cli.backend_options import backend_options
+from experiments.cli.data_dir import data_dir_option
 from experiments.errors import UserError
 from experiments.reporting.compare_report import (
     MAIN_METRICS,
@@ -270,6 +271,7 @@ def _calibrate_once(scenario: Any, out_dir: Path) -> None:
     calibration_report(calibrated, out_dir, progress=say)
 
 
+@data_dir_option
 def compare_command(
     scenario: str,
     policies: str,

@@ -156,9 +156,12 @@ def _cell(text: str) -> str:
 
 
 def _sub_model(field: FieldInfo) -> type[BaseModel] | None:
+    """The section model of a field: a model, or an optional model (``Model | None``)."""
     annotation = field.annotation
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
+    candidates = typing.get_args(annotation) if typing.get_origin(annotation) else (annotation,)
+    for candidate in candidates:
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
     return None
 
 
