@@ -21,9 +21,9 @@ The fit (``docs/user_model.md``, "Calibrated worlds"), deterministic for
    session. Where the log has timestamps (MovieLens), sessions are runs of
    interactions less than :data:`SESSION_GAP_S` apart, and ``sessions.continue_after_click``
    is set so that the simulated consumptions per session match the real *median*
-   session (``sessions.max_pages`` raised to fit such sessions): MovieLens users rate
-   dozens of films in their sign-up session (mean 35.8 per session, median 11), which
-   the mean would turn into every session.
+   session, as far as the continuation alone can take it (``sessions.max_pages``
+   raised to fit): MovieLens users rate dozens of films in their sign-up session (mean
+   35.8 per session, median 11), which the mean would turn into every session.
 5. **Affinity temperature.** ``choice.affinity_temperature`` (``dot`` affinity) is chosen
    from :data:`TEMPERATURES` by the KS distance of the top-topic share on pilot runs
    of a user subsample.
