@@ -9,18 +9,19 @@ everything else drawn from the world's defaults) under the same policy and horiz
 what calibration buys. Its topics are matched to the real ones by rank (their labels
 are arbitrary).
 
-The report is cached next to the fit (same key, plus the tolerances): a run of a
-calibrated scenario copies it into its directory without simulating anything.
+The report is cached next to the fit (same key): a run of a calibrated scenario copies
+it into its directory without simulating anything, and sets each record's tolerance and
+verdict from its own scenario's tolerances.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
+import math
 from pathlib import Path
 from typing import Any
 
-from experiments.atomic import atomic_write_bytes
+from experiments.atomic import atomic_write_bytes, atomic_write_text
 from experiments.calibration.figures import plot_calibration
 from experiments.calibration.neutral import NEUTRAL_POLICY, simulate_neutral
 from experiments.calibration.prepare import Calibrated
@@ -62,9 +63,27 @@ def synthetic_config(calibrated: Calibrated) -> WorldConfig:
 def _report_dir(calibrated: Calibrated) -> Path | None:
     if calibrated.cache_path is None:
         return None
-    tol = calibrated.fit.config.from_data.tolerances.model_dump_json()  # type: ignore[union-attr]
-    digest = hashlib.sha256(tol.encode()).hexdigest()[:12]
-    return calibrated.cache_path.parent / f"{calibrated.cache_path.name}-report-{digest}"
+    return calibrated.cache_path.parent / f"{calibrated.cache_path.name}-report"
+
+
+def _apply_tolerances(calibrated: Calibrated, out_dir: Path) -> list[dict[str, Any]]:
+    """Set each record's ``tolerance`` and ``within`` from the scenario's tolerances.
+
+    The distances depend on the fit only (cached with it); the verdicts on the asking
+    scenario's tolerances, so changing a tolerance never re-simulates.
+    """
+    tolerances = calibrated.fit.config.from_data.tolerances  # type: ignore[union-attr]
+    path = out_dir / REPORT_FILES[0]
+    records = json.loads(path.read_text(encoding="utf-8"))
+    for record in records:
+        tol = float(getattr(tolerances, record["statistic"]))
+        distance = record["distance"]
+        record["tolerance"] = tol
+        record["within"] = bool(
+            distance is not None and math.isfinite(distance) and distance <= tol
+        )
+    atomic_write_text(path, json.dumps(records, indent=2, allow_nan=False) + "\n")
+    return records
 
 
 def calibration_report(
@@ -82,14 +101,12 @@ def calibration_report(
         The records, as written.
     """
     cached = _report_dir(calibrated)
-    if cached is not None and all((cached / name).is_file() for name in REPORT_FILES):
+    if cached is None or not all((cached / name).is_file() for name in REPORT_FILES):
+        target = cached if cached is not None else out_dir
+        _make_report(calibrated, target, progress or (lambda _m: None))
+    if cached is not None:
         copy_report(cached, out_dir)
-        return json.loads((out_dir / REPORT_FILES[0]).read_text(encoding="utf-8"))
-    target = cached if cached is not None else out_dir
-    _make_report(calibrated, target, progress or (lambda _m: None))
-    if target != out_dir:
-        copy_report(target, out_dir)
-    return json.loads((out_dir / REPORT_FILES[0]).read_text(encoding="utf-8"))
+    return _apply_tolerances(calibrated, out_dir)
 
 
 def _make_report(calibrated: Calibrated, out_dir: Path, say: Any) -> None:
