@@ -210,6 +210,23 @@ def _default_out(scenario_id: str) -> Path:
     return Path("runs") / f"compare-{scenario_id}-{stamp}"
 
 
+def _calibrate_once(scenario: Any, out_dir: Path) -> None:
+    """Fit a calibrated scenario's world and its report once, before the runs.
+
+    Both are cached under the data directory, so the runs (in parallel processes) read
+    them instead of each fitting; the report is also written into the comparison's
+    directory.
+    """
+    from experiments.calibration.prepare import prepare_calibrated
+    from experiments.calibration.report import calibration_report
+
+    def say(message: str) -> None:
+        click.echo(f"  calibration: {message}", err=True)
+
+    calibrated = prepare_calibrated(scenario.world, progress=say)
+    calibration_report(calibrated, out_dir, progress=say)
+
+
 @click.command("compare")
 @click.argument("scenario")
 @click.option(
@@ -254,23 +271,6 @@ def _default_out(scenario_id: str) -> Path:
 @click.option(
     "--progress/--no-progress", default=None, help="Show a progress bar (default: on a terminal)."
 )
-def _calibrate_once(scenario: Any, out_dir: Path) -> None:
-    """Fit a calibrated scenario's world and its report once, before the runs.
-
-    Both are cached under the data directory, so the runs (in parallel processes) read
-    them instead of each fitting; the report is also written into the comparison's
-    directory.
-    """
-    from experiments.calibration.prepare import prepare_calibrated
-    from experiments.calibration.report import calibration_report
-
-    def say(message: str) -> None:
-        click.echo(f"  calibration: {message}", err=True)
-
-    calibrated = prepare_calibrated(scenario.world, progress=say)
-    calibration_report(calibrated, out_dir, progress=say)
-
-
 @data_dir_option
 def compare_command(
     scenario: str,
