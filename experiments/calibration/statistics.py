@@ -38,6 +38,7 @@ from scipy.special import rel_entr
 from scipy.stats import ks_2samp
 
 from experiments.atomic import atomic_write_text
+from experiments.metrics.common import gini as metric_gini
 from sim.config import CalibrationTolerances
 
 __all__ = [
@@ -122,7 +123,7 @@ def gini(counts: np.ndarray) -> float:
 
     With the amounts sorted ascending, ``x_(1) ≤ … ≤ x_(n)``:
     ``G = Σ_i (2i − n − 1) x_(i) / (n Σ_i x_(i))``, ``i = 1 … n`` (zeros included).
-    Example: ``[0, 0, 0, 1]`` gives ``(2·4 − 5)·1 / (4·1) = 0.75``. Same formula as
+    Example: ``[0, 0, 0, 1]`` gives ``(2·4 − 5)·1 / (4·1) = 0.75``. It is
     :func:`experiments.metrics.common.gini`.
 
     Args:
@@ -131,13 +132,7 @@ def gini(counts: np.ndarray) -> float:
     Returns:
         The coefficient; ``NaN`` if ``n == 0`` or the total is zero.
     """
-    x = np.sort(np.asarray(counts, dtype=np.float64))
-    n = x.shape[0]
-    total = x.sum()
-    if n == 0 or total <= 0:
-        return float("nan")
-    i = np.arange(1, n + 1, dtype=np.float64)
-    return float(((2 * i - n - 1) * x).sum() / (n * total))
+    return float(metric_gini(np.asarray(counts, dtype=np.float64)))
 
 
 def lorenz_curve(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -27,11 +27,11 @@ import experiments.calibration.prepare as prepare_module
 from experiments.calibration.fit import ONE_TIME_PENALTY, fit_world
 from experiments.calibration.loading import load_real_log
 from experiments.calibration.prepare import CACHE_SUBDIR, cache_key, prepare_calibrated
-from experiments.cli import main
 from experiments.errors import DataError
 from experiments.replay.data.movielens import ML100K_GENRES
 from experiments.scenario import SCENARIOS_DIR, load_scenario
 from sim.config import WorldConfig
+from tests.experiments.cli_helpers import assert_one_line, invoke
 
 N_USERS, N_ITEMS = 30, 40
 GENRES = {"action": 1, "comedy": 5, "drama": 8}
@@ -343,20 +343,6 @@ def test_cache_key_follows_what_the_fit_depends_on(real):
 def runner(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     return CliRunner()
-
-
-def invoke(runner, *args):
-    return runner.invoke(main, [str(a) for a in args], prog_name="onefeed")
-
-
-def assert_one_line(result, fragment: str) -> str:
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.output and result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
-    assert fragment in lines[0], lines[0]
-    return lines[0]
 
 
 def write_yaml(tmp_path: Path, text: str, name: str = "scenario.yaml") -> Path:
